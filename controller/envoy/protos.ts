@@ -30,6 +30,7 @@ const PROTO_FILES = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
 ];
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';
