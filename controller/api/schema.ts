@@ -1,0 +1,164 @@
+/**
+ * Schema validation of manifests, with the same schema the API server enforces:
+ * the HTTPTrigger CRD's openAPIV3Schema (controller/crd/), and for the runtime
+ * kinds schemas built around the WorkloadSpec taken from that same CRD.
+ *
+ * Like the API server it applies defaults; like `kubectl --validate=strict` it
+ * reports unknown fields instead of dropping them silently.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import * as YAML from 'yaml';
+import { packageRoot } from '../package-root';
+
+export const HTTPTRIGGER_CRD_PATH = 'controller/crd/httptriggers.control.cosmonic.io.yaml';
+
+type JsonSchema = Record<string, unknown>;
+
+/** The HTTPTrigger CustomResourceDefinition as parsed from its YAML file. */
+export function httpTriggerCrd(): JsonSchema {
+  return YAML.parse(fs.readFileSync(path.join(packageRoot(), HTTPTRIGGER_CRD_PATH), 'utf8'), { merge: true });
+}
+
+export type SchemaKind = 'HTTPTrigger' | 'WorkloadDeployment' | 'Workload' | 'Host';
+
+export type SchemaResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+let validators: Record<SchemaKind, ValidateFunction> | undefined;
+
+/**
+ * Validates (a copy of) a manifest object against its kind's schema and returns
+ * it with defaults applied, or the list of problems as `field.path: message`.
+ */
+export function validateSchema<T>(kind: SchemaKind, object: unknown): SchemaResult<T> {
+  validators ??= compileValidators();
+  const copy = structuredClone(object);
+  const validate = validators[kind];
+  if (validate(copy)) return { ok: true, value: copy as T };
+  return { ok: false, errors: formatErrors(validate.errors ?? []) };
+}
+
+function compileValidators(): Record<SchemaKind, ValidateFunction> {
+  const crd = httpTriggerCrd() as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } };
+  const trigger = strictObjects(crd.spec.versions[0].schema.openAPIV3Schema);
+  const workloadSpec = ((trigger.properties as JsonSchema).spec as { properties: JsonSchema }).properties.template as {
+    properties: { spec: JsonSchema };
+  };
+  const spec = workloadSpec.properties.spec;
+  // The runtime writes full metav1.Conditions; we read only type and status.
+  const conditions = {
+    type: 'array',
+    items: { type: 'object', required: ['type', 'status'], properties: { type: { type: 'string' }, status: { enum: ['True', 'False', 'Unknown'] } } },
+  };
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  for (const format of ['int32', 'int64'] as const) {
+    const limit = format === 'int32' ? 2 ** 31 : 2 ** 63;
+    ajv.addFormat(format, { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -limit && n < limit });
+  }
+  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => !Number.isNaN(Date.parse(s)) });
+  const meta = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } };
+  const runtimeStatus = { type: 'object', properties: { conditions } };
+  const object = (properties: JsonSchema, required: string[]) => ({
+    type: 'object',
+    required: ['metadata', ...required],
+    properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: meta, ...properties },
+  });
+  const template = { type: 'object', required: ['spec'], properties: { ...workloadSpec.properties, spec } };
+  return {
+    HTTPTrigger: ajv.compile({ ...trigger, properties: { ...(trigger.properties as JsonSchema), metadata: meta }, required: ['metadata', 'spec'] }),
+    WorkloadDeployment: ajv.compile(
+      object(
+        {
+          spec: {
+            type: 'object',
+            required: ['template'],
+            properties: {
+              replicas: { type: 'integer', format: 'int32', minimum: 0, default: 1 },
+              deployPolicy: { type: 'string', default: 'RollingUpdate' },
+              template,
+              artifacts: { type: 'array', items: { type: 'object', required: ['name', 'artifactFrom'] } },
+              kubernetes: (spec.properties as JsonSchema).kubernetes,
+            },
+          },
+          status: runtimeStatus,
+        },
+        ['spec'],
+      ),
+    ),
+    Workload: ajv.compile(
+      object(
+        {
+          spec,
+          status: {
+            type: 'object',
+            properties: { conditions, hostId: { type: 'string' }, environment: { type: 'string' }, workloadId: { type: 'string' } },
+          },
+        },
+        ['spec'],
+      ),
+    ),
+    Host: ajv.compile(
+      object(
+        {
+          hostId: { type: 'string', minLength: 1 },
+          hostname: { type: 'string' },
+          httpPort: { type: 'integer', minimum: 0, maximum: 65535 },
+          environment: { type: 'string' },
+          status: runtimeStatus,
+        },
+        ['hostId'],
+      ),
+    ),
+  };
+}
+
+/**
+ * Structural CRD schemas prune unknown fields; we report them instead, so every
+ * object schema that lists its properties gets `additionalProperties: false`.
+ */
+function strictObjects(schema: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...schema };
+  if (out.properties && out.additionalProperties === undefined && !out['x-kubernetes-preserve-unknown-fields']) {
+    out.additionalProperties = false;
+  }
+  for (const key of ['properties'] as const) {
+    if (out[key]) {
+      out[key] = Object.fromEntries(Object.entries(out[key] as JsonSchema).map(([k, v]) => [k, strictObjects(v as JsonSchema)]));
+    }
+  }
+  for (const key of ['items', 'additionalProperties'] as const) {
+    if (out[key] && typeof out[key] === 'object') out[key] = strictObjects(out[key] as JsonSchema);
+  }
+  return out;
+}
+
+function formatErrors(errors: ErrorObject[]): string[] {
+  const messages = errors
+    .filter((e) => e.keyword !== 'oneOf' || errors.length === 1)
+    .map((e) => {
+      const at = instancePathToField(e.instancePath);
+      if (e.keyword === 'additionalProperties') {
+        const field = (e.params as { additionalProperty: string }).additionalProperty;
+        return `${at ? `${at}.` : ''}${field}: unknown field`;
+      }
+      if (e.keyword === 'required') {
+        const field = (e.params as { missingProperty: string }).missingProperty;
+        return `${at ? `${at}.` : ''}${field}: required field is missing`;
+      }
+      if (e.keyword === 'enum') {
+        return `${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+      }
+      return `${at || '(object)'}: ${e.message}`;
+    });
+  return [...new Set(messages)];
+}
+
+/** `/spec/ingress/paths/0/path` → `spec.ingress.paths[0].path`. */
+function instancePathToField(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), '');
+}

@@ -1,0 +1,191 @@
+/**
+ * Semantic checks of HTTPTriggers and workload specs beyond what the schema can
+ * say, shared by the controller (which skips a bad trigger with a diagnostic)
+ * and the Pulumi components (which fail `pulumi preview` with the same words).
+ */
+import { createHash } from 'node:crypto';
+import { parseGoDuration, type Duration } from './duration';
+import { validateSchema } from './schema';
+import { objectKey, type HTTPTrigger, type HostInterface, type WorkloadSpec } from './types';
+
+/** Why a trigger was skipped (the first three) or only partly served. */
+export type DiagnosticReason = 'Invalid' | 'UnsupportedPathType' | 'Conflict' | 'EndpointIgnored';
+
+export interface Diagnostic {
+  /** `namespace/name` of the trigger. */
+  trigger: string;
+  reason: DiagnosticReason;
+  message: string;
+  /** For `Conflict`: the trigger that holds the route. */
+  winner?: string;
+}
+
+export type PathType = 'Exact' | 'Prefix';
+
+export interface ValidPath {
+  type: PathType;
+  /** For Prefix, without the one trailing `/` Kubernetes ignores (`/` stays `/`). */
+  path: string;
+}
+
+/** A trigger that passed every check, in the normalised form the resolver uses. */
+export interface ValidTrigger {
+  key: string;
+  namespace: string;
+  name: string;
+  /** Milliseconds since the epoch; triggers without one sort last. */
+  createdAt: number;
+  /** Lower-case; `*.suffix` for a wildcard. */
+  host: string;
+  wildcard: boolean;
+  paths: ValidPath[];
+  timeout: Duration;
+  /** The Host header the workload is reached with (its wasi:http `config.host`). */
+  upstreamHost: string;
+  source: HTTPTrigger;
+}
+
+export const DEFAULT_TIMEOUT: Duration = { seconds: 15, nanos: 0 };
+
+export type TriggerCheck = { ok: true; trigger: ValidTrigger } | { ok: false; diagnostic: Diagnostic };
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** Checks a host as in Kubernetes IngressRule.host; returns problems (empty when valid). */
+export function hostProblems(host: string): string[] {
+  if (host === '') return ['ingress.host is empty: set the DNS name requests arrive with, e.g. hello.example.com'];
+  if (host === '*') return ['ingress.host "*" is not allowed: use an exact host or a wildcard such as *.example.com'];
+  if (host.includes(':')) {
+    return [`ingress.host "${host}" has a port: ports are ignored when matching, remove ":${host.split(':').pop()}"`];
+  }
+  if (host.endsWith('.')) return [`ingress.host "${host}" ends with a dot: remove the trailing "."`];
+  if (host.length > 253) return [`ingress.host is ${host.length} characters long: a DNS name has at most 253`];
+  const labels = host.toLowerCase().split('.');
+  const wildcard = labels[0] === '*';
+  if (host.includes('*') && (!wildcard || labels.slice(1).some((l) => l.includes('*')))) {
+    return [`ingress.host "${host}": a wildcard must be the whole first label, as in *.example.com`];
+  }
+  if (wildcard && labels.length < 2) return [`ingress.host "${host}": a wildcard needs a suffix, as in *.example.com`];
+  if (IPV4.test(host) || host.startsWith('[')) return [`ingress.host "${host}" is an IP address: use a DNS name`];
+  const bad = labels.slice(wildcard ? 1 : 0).filter((l) => !DNS_LABEL.test(l) || l.length > 63);
+  if (bad.length > 0) {
+    return [
+      `ingress.host "${host}" is not a valid DNS name: label "${bad[0]}" must be 1-63 letters, digits or "-", starting and ending with a letter or digit`,
+    ];
+  }
+  return [];
+}
+
+/** Checks one path entry; returns problems (empty when valid). */
+export function pathProblems(path: unknown, index: number): string[] {
+  const at = `ingress.paths[${index}].path`;
+  if (typeof path !== 'string' || !path.startsWith('/')) return [`${at} "${String(path)}" must start with "/"`];
+  if (/[?#]/.test(path)) return [`${at} "${path}" contains "?" or "#": paths are matched without the query string or fragment`];
+  if (/[\s\u0000-\u001f\u007f]/.test(path)) return [`${at} "${path}" contains white space or control characters`];
+  return [];
+}
+
+/**
+ * The two uniqueness rules the runtime's CRD enforces on hostInterfaces (its CEL
+ * validations), so a violation is reported before the WorkloadDeployment is refused.
+ */
+export function hostInterfaceProblems(interfaces: HostInterface[] | undefined, field = 'hostInterfaces'): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const unnamed = new Set<string>();
+  for (const hi of interfaces ?? []) {
+    const pkg = `${hi.namespace}:${hi.package}`;
+    const id = `${pkg}|${hi.name ?? ''}|${hi.version ?? ''}`;
+    if (seen.has(id)) problems.push(`${field}: ${pkg}${hi.version ? `@${hi.version}` : ''} is listed twice; merge the entries`);
+    seen.add(id);
+    if (hi.name === undefined) {
+      if (unnamed.has(pkg)) problems.push(`${field}: at most one unnamed hostInterface is allowed per ${pkg}; set a unique name`);
+      unnamed.add(pkg);
+    }
+  }
+  return problems;
+}
+
+/** Problems in a WorkloadSpec that its schema cannot express. */
+export function workloadSpecProblems(spec: WorkloadSpec, field: string): string[] {
+  const problems = hostInterfaceProblems(spec.hostInterfaces, `${field}.hostInterfaces`);
+  const volumes = new Set((spec.volumes ?? []).map((v) => v.name));
+  const mounts = [
+    ...(spec.components ?? []).map((c) => ({ owner: `component ${c.name}`, mounts: c.localResources?.volumeMounts })),
+    { owner: 'service', mounts: spec.service?.localResources?.volumeMounts },
+  ];
+  for (const { owner, mounts: list } of mounts) {
+    for (const m of list ?? []) {
+      if (!volumes.has(m.name)) problems.push(`${field}: ${owner} mounts volume "${m.name}", which is not in ${field}.volumes`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The per-trigger Host header a request is rewritten to. A wasmCloud host routes
+ * by Host header alone, so two triggers sharing a domain need distinct names.
+ */
+export function triggerUpstreamHost(namespace: string, name: string): string {
+  const host = `${name}.${namespace}.trigger.internal`.toLowerCase();
+  if (host.length <= 253) return host;
+  const digest = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 16);
+  return `${name.slice(0, 40).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '')}-${digest}.${namespace}.trigger.internal`;
+}
+
+/** Validates an HTTPTrigger manifest (schema, then semantics); never throws. */
+export function checkHTTPTrigger(object: unknown): TriggerCheck {
+  const meta = (object as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
+  const key = objectKey({
+    namespace: typeof meta?.namespace === 'string' ? meta.namespace : undefined,
+    name: typeof meta?.name === 'string' ? meta.name : '(unnamed)',
+  });
+  const fail = (reason: DiagnosticReason, problems: string[]): TriggerCheck => ({
+    ok: false,
+    diagnostic: { trigger: key, reason, message: problems.join('; ') },
+  });
+  const schema = validateSchema<HTTPTrigger>('HTTPTrigger', object);
+  if (!schema.ok) return fail('Invalid', schema.errors);
+  const trigger = schema.value;
+  const { spec, metadata } = trigger;
+  const problems = [...hostProblems(spec.ingress.host), ...workloadSpecProblems(spec.template.spec, 'template.spec')];
+  const paths = spec.ingress.paths ?? [];
+  paths.forEach((p, i) => problems.push(...pathProblems(p.path, i)));
+  const timeout = spec.timeout === undefined ? DEFAULT_TIMEOUT : parseGoDuration(spec.timeout);
+  if ('error' in timeout) problems.push(`timeout: ${timeout.error}`);
+  const createdAt = metadata.creationTimestamp === undefined ? Number.POSITIVE_INFINITY : Date.parse(metadata.creationTimestamp);
+  if (Number.isNaN(createdAt)) problems.push(`metadata.creationTimestamp "${metadata.creationTimestamp}" is not an RFC 3339 time`);
+  if (problems.length > 0) return fail('Invalid', problems);
+  const unsupported = paths.filter((p) => p.pathType !== 'Exact' && p.pathType !== 'Prefix');
+  if (unsupported.length > 0) {
+    return fail('UnsupportedPathType', [
+      `pathType ${[...new Set(unsupported.map((p) => JSON.stringify(p.pathType)))].join(', ')} is not supported (path ${unsupported
+        .map((p) => p.path)
+        .join(', ')}): use Exact or Prefix; the whole trigger is skipped until then`,
+    ]);
+  }
+  const namespace = metadata.namespace ?? 'default';
+  const unique = new Map<string, ValidPath>();
+  for (const p of paths) {
+    const type = p.pathType as PathType;
+    const path = type === 'Prefix' && p.path.length > 1 && p.path.endsWith('/') ? p.path.slice(0, -1) : p.path;
+    unique.set(`${type} ${path}`, { type, path });
+  }
+  const host = spec.ingress.host.toLowerCase();
+  return {
+    ok: true,
+    trigger: {
+      key,
+      namespace,
+      name: metadata.name,
+      createdAt,
+      host,
+      wildcard: host.startsWith('*.'),
+      paths: [...unique.values()],
+      timeout: timeout as Duration,
+      upstreamHost: triggerUpstreamHost(namespace, metadata.name),
+      source: trigger,
+    },
+  };
+}

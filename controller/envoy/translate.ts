@@ -1,0 +1,203 @@
+/**
+ * Translation of the routing model into Envoy v3 resources, in the proto3 JSON
+ * mapping with `.proto` field names (what Envoy's /config_dump prints). Pure: no
+ * I/O, no gRPC, no Kubernetes client. Only non-default values are written, so a
+ * resource survives an encode/decode round trip unchanged.
+ *
+ * A Translator reuses the Envoy object it built for an unchanged model object,
+ * so encodings can be cached by identity downstream.
+ */
+import type { Duration } from '../api/duration';
+import type { ClusterModel, RouteModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
+import { formatProtoDuration, TypeUrl, type ProtoJson } from './protos';
+
+/** The filter metadata namespace every route carries (`…["control.cosmonic.io"].trigger`). */
+export const METADATA_NAMESPACE = 'control.cosmonic.io';
+/** Name of the Envoy listener and of the RouteConfiguration it reads over RDS. */
+export const LISTENER_NAME = 'ingress_http';
+export const ROUTE_CONFIG_NAME = 'ingress_http';
+
+export interface TranslateOptions {
+  /** Address Envoy's HTTP listener binds (default 0.0.0.0). */
+  listenerAddress?: string;
+  /** Port of Envoy's HTTP listener (default 8080). */
+  listenerPort?: number;
+}
+
+export interface EnvoyResources {
+  clusters: ProtoJson[];
+  clusterLoadAssignments: ProtoJson[];
+  listeners: ProtoJson[];
+  routeConfigurations: ProtoJson[];
+}
+
+const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
+const ROUTER_FILTER = {
+  name: 'envoy.filters.http.router',
+  typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
+};
+
+/** One JSON access log line per request, naming the trigger that served it. */
+const ACCESS_LOG = {
+  name: 'envoy.access_loggers.stdout',
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
+    log_format: {
+      json_format: {
+        start_time: '%START_TIME%',
+        method: '%REQ(:METHOD)%',
+        authority: '%REQ(:AUTHORITY)%',
+        path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
+        response_code: '%RESPONSE_CODE%',
+        response_flags: '%RESPONSE_FLAGS%',
+        duration_ms: '%DURATION%',
+        upstream_host: '%UPSTREAM_HOST%',
+        trigger: `%METADATA(ROUTE:${METADATA_NAMESPACE}:trigger)%`,
+      },
+    },
+  },
+};
+
+/** The HttpConnectionManager shared by Envoy's listener and the proxyless gRPC API listeners. */
+export function httpConnectionManager(statPrefix: string, withAccessLog: boolean): ProtoJson {
+  return {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    stat_prefix: statPrefix,
+    rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: ROUTE_CONFIG_NAME },
+    http_filters: [ROUTER_FILTER],
+    ...(withAccessLog ? { access_log: [ACCESS_LOG] } : {}),
+  };
+}
+
+export class Translator {
+  private readonly virtualHosts = new WeakMap<VirtualHostModel, ProtoJson>();
+  private readonly clusters = new WeakMap<ClusterModel, { cluster: ProtoJson; assignment: ProtoJson }>();
+  private listener?: ProtoJson;
+
+  constructor(private readonly options: TranslateOptions = {}) {}
+
+  translate(model: RoutingModel): EnvoyResources {
+    const clusters: ProtoJson[] = [];
+    const clusterLoadAssignments: ProtoJson[] = [];
+    for (const model_ of model.clusters) {
+      let built = this.clusters.get(model_);
+      if (!built) this.clusters.set(model_, (built = { cluster: cluster(model_), assignment: clusterLoadAssignment(model_) }));
+      clusters.push(built.cluster);
+      clusterLoadAssignments.push(built.assignment);
+    }
+    const virtualHosts = model.virtualHosts.map((vh) => {
+      let built = this.virtualHosts.get(vh);
+      if (!built) this.virtualHosts.set(vh, (built = virtualHost(vh)));
+      return built;
+    });
+    return {
+      clusters,
+      clusterLoadAssignments,
+      listeners: [(this.listener ??= listener(this.options))],
+      routeConfigurations: [
+        { '@type': TypeUrl.RouteConfiguration, name: ROUTE_CONFIG_NAME, virtual_hosts: virtualHosts, ignore_port_in_host_matching: true },
+      ],
+    };
+  }
+}
+
+/** Translates with a fresh translator (no reuse across calls). */
+export function translateToEnvoy(model: RoutingModel, options: TranslateOptions = {}): EnvoyResources {
+  return new Translator(options).translate(model);
+}
+
+function listener(options: TranslateOptions): ProtoJson {
+  return {
+    '@type': TypeUrl.Listener,
+    name: LISTENER_NAME,
+    address: { socket_address: { address: options.listenerAddress ?? '0.0.0.0', port_value: options.listenerPort ?? 8080 } },
+    filter_chains: [
+      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(LISTENER_NAME, true) }] },
+    ],
+  };
+}
+
+function virtualHost(vh: VirtualHostModel): ProtoJson {
+  const exactPaths = new Set(vh.routes.filter((r) => r.match.type === 'Exact').map((r) => r.match.path));
+  // Envoy's `*.x` matches any number of labels; Kubernetes allows exactly one.
+  const authority = vh.wildcard ? [wildcardAuthorityMatcher(vh.host)] : undefined;
+  const routes: ProtoJson[] = [];
+  for (const r of vh.routes) {
+    for (const match of envoyMatches(r, exactPaths)) routes.push(route(r, authority ? { ...match, headers: authority } : match));
+  }
+  return { name: vh.host, domains: [vh.host], routes };
+}
+
+/**
+ * Kubernetes Prefix `/foo` (element-wise) as `path: /foo` plus `prefix: /foo/`,
+ * a form both Envoy and gRPC's xDS client accept (gRPC NACKs
+ * path_separated_prefix). The `path` half is left out when an Exact route on the
+ * same path already precedes it.
+ */
+function envoyMatches(r: RouteModel, exactPaths: Set<string>): ProtoJson[] {
+  const { type, path } = r.match;
+  if (type === 'Exact') return [{ path }];
+  if (path === '/') return [{ prefix: '/' }];
+  return exactPaths.has(path) ? [{ prefix: `${path}/` }] : [{ path }, { prefix: `${path}/` }];
+}
+
+function wildcardAuthorityMatcher(host: string): ProtoJson {
+  const suffix = host.slice(1).replace(/\./g, '\\.');
+  return { name: ':authority', string_match: { safe_regex: { regex: `(?i)^[^.:]+${suffix}(:[0-9]+)?$` } } };
+}
+
+function route(r: RouteModel, match: ProtoJson): ProtoJson {
+  const trigger = r.trigger;
+  return {
+    name: trigger.key,
+    match,
+    route: {
+      cluster: r.cluster,
+      host_rewrite_literal: trigger.upstreamHost,
+      timeout: durationJson(trigger.timeout),
+      append_x_forwarded_host: true,
+    },
+    metadata: { filter_metadata: { [METADATA_NAMESPACE]: { trigger: trigger.key } } },
+  };
+}
+
+function cluster(c: ClusterModel): ProtoJson {
+  return {
+    '@type': TypeUrl.Cluster,
+    name: c.name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
+    connect_timeout: '5s',
+    // Eject a host after consecutive gateway errors (502/503/504: the host, not the
+    // workload, failing); a workload's own 500s say nothing about the host.
+    outlier_detection: {
+      consecutive_5xx: 5,
+      enforcing_consecutive_5xx: 0,
+      consecutive_gateway_failure: 5,
+      enforcing_consecutive_gateway_failure: 100,
+      interval: '10s',
+      base_ejection_time: '30s',
+      max_ejection_percent: 50,
+    },
+  };
+}
+
+function clusterLoadAssignment(c: ClusterModel): ProtoJson {
+  const assignment: ProtoJson = { '@type': TypeUrl.ClusterLoadAssignment, cluster_name: c.name };
+  if (c.endpoints.length > 0) {
+    // One locality with a weight: gRPC ignores localities without one, and one
+    // locality keeps its round robin strict.
+    assignment.endpoints = [
+      {
+        locality: {},
+        lb_endpoints: c.endpoints.map((e) => ({ endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } } })),
+        load_balancing_weight: 1,
+      },
+    ];
+  }
+  return assignment;
+}
+
+function durationJson(d: Duration): string {
+  return formatProtoDuration(d.seconds, d.nanos);
+}

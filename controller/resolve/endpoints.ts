@@ -1,0 +1,68 @@
+/**
+ * Which hosts serve each trigger: the Workloads labelled with the trigger's name
+ * whose Ready condition is True, on a Host whose Ready condition is True. A
+ * Workload or Host that is not Ready contributes nothing (Envoy's panic threshold
+ * would still send traffic to an endpoint merely marked unhealthy).
+ */
+import { isIP } from 'node:net';
+import { conditionIsTrue, objectKey, TRIGGER_LABEL, type Host, type Workload } from '../api/types';
+import type { Diagnostic } from '../api/validate';
+
+export interface Endpoint {
+  /** IP address of the host (Host.hostname; the runtime chart sets it to the pod IP). */
+  address: string;
+  port: number;
+  hostId: string;
+}
+
+export interface TriggerEndpoints {
+  /** By trigger `namespace/name`, sorted by address and port, without duplicates. */
+  byTrigger: Map<string, Endpoint[]>;
+  diagnostics: Diagnostic[];
+}
+
+export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly Host[]): TriggerEndpoints {
+  const readyHosts = new Map<string, Host>();
+  for (const host of hosts) if (conditionIsTrue(host.status, 'Ready')) readyHosts.set(host.hostId, host);
+  const byTrigger = new Map<string, Map<string, Endpoint>>();
+  const diagnostics: Diagnostic[] = [];
+  for (const workload of workloads) {
+    const triggerName = workload.metadata.labels?.[TRIGGER_LABEL];
+    const hostId = workload.status?.hostId;
+    if (!triggerName || !hostId || !conditionIsTrue(workload.status, 'Ready')) continue;
+    const host = readyHosts.get(hostId);
+    if (!host) continue;
+    const trigger = objectKey({ namespace: workload.metadata.namespace, name: triggerName });
+    const problem = endpointProblem(host);
+    if (problem) {
+      diagnostics.push({ trigger, reason: 'EndpointIgnored', message: `Workload ${objectKey(workload.metadata)} runs on ${problem}` });
+      continue;
+    }
+    const endpoint = { address: host.hostname!, port: host.httpPort!, hostId };
+    const forTrigger = byTrigger.get(trigger) ?? new Map<string, Endpoint>();
+    forTrigger.set(`${endpoint.address}:${endpoint.port}`, endpoint);
+    byTrigger.set(trigger, forTrigger);
+  }
+  return {
+    byTrigger: new Map(
+      [...byTrigger].map(([trigger, endpoints]) => [
+        trigger,
+        [...endpoints.values()].sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port),
+      ]),
+    ),
+    diagnostics,
+  };
+}
+
+function endpointProblem(host: Host): string | undefined {
+  const name = `Host ${host.metadata.name} (${host.hostId})`;
+  if (!host.httpPort) return `${name}, which has no HTTP port (its host was started without --http-addr)`;
+  if (!host.hostname || isIP(host.hostname) === 0) {
+    return `${name}, whose hostname "${host.hostname ?? ''}" is not an IP address (Envoy endpoints must be IPs)`;
+  }
+  return undefined;
+}
+
+export function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,141 @@
+/**
+ * Reading Kubernetes manifests from YAML files (multi-document files, folders
+ * recursively) into the objects the controller uses. A file that cannot be read
+ * or parsed throws a ManifestError naming it; an object that is bad on its own
+ * becomes a diagnostic and its neighbours are kept.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as YAML from 'yaml';
+import { validateSchema, type SchemaKind } from '../api/schema';
+import { objectKey, RUNTIME_API_VERSION, TRIGGER_API_VERSION, type Host, type Workload, type WorkloadDeployment } from '../api/types';
+
+export interface ManifestDiagnostic {
+  file: string;
+  /** `Kind namespace/name` when the problem is one object. */
+  object?: string;
+  reason: 'Invalid' | 'Unsupported';
+  message: string;
+}
+
+/** What a set of manifests holds, by kind. Triggers stay unvalidated: the resolver reports on them. */
+export interface ManifestObjects {
+  triggers: unknown[];
+  workloadDeployments: WorkloadDeployment[];
+  workloads: Workload[];
+  hosts: Host[];
+  diagnostics: ManifestDiagnostic[];
+}
+
+export class ManifestError extends Error {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+
+/** The manifest files under the given files and folders, sorted; throws ManifestError for a path that is missing. */
+export function manifestFiles(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  const visit = (p: string, explicit: boolean) => {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch (err) {
+      throw new ManifestError(p, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    if (stat.isDirectory()) {
+      for (const entry of fs.readdirSync(p).sort()) {
+        if (!entry.startsWith('.')) visit(path.join(p, entry), false);
+      }
+    } else if (explicit || MANIFEST_EXTENSIONS.has(path.extname(p))) {
+      files.push(p);
+    }
+  };
+  for (const p of paths) visit(p, true);
+  return [...new Set(files)];
+}
+
+/** Parses one file's documents; throws ManifestError when the file is unreadable or not YAML. */
+export function parseManifestFile(file: string): unknown[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const documents = YAML.parseAllDocuments(text, { merge: true });
+  const objects: unknown[] = [];
+  for (const doc of documents) {
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0];
+      throw new ManifestError(file, `not valid YAML at line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`);
+    }
+    const value = doc.toJS();
+    if (value === null || value === undefined) continue;
+    if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) objects.push(...value.items);
+    else objects.push(value);
+  }
+  return objects;
+}
+
+/** Sorts parsed objects by kind, validating the runtime kinds; `file` names them in diagnostics. */
+export function classifyObjects(file: string, objects: readonly unknown[], into: ManifestObjects = emptyManifestObjects()): ManifestObjects {
+  objects.forEach((object, index) => {
+    if (!isObject(object)) {
+      into.diagnostics.push({ file, reason: 'Invalid', message: `document ${index + 1} is not an object` });
+      return;
+    }
+    const { apiVersion, kind } = object;
+    const meta = isObject(object.metadata) ? object.metadata : {};
+    const label = `${String(kind)} ${objectKey({ namespace: stringOr(meta.namespace), name: stringOr(meta.name) ?? '(unnamed)' })}`;
+    if (typeof apiVersion === 'string' && apiVersion.startsWith('core.oam.dev/')) {
+      into.diagnostics.push({
+        file,
+        object: label,
+        reason: 'Unsupported',
+        message: `${label} is an OAM application (${apiVersion}), the manifest format of vanilla wasmCloud; Cosmonic Control does not read it. Declare an HTTPTrigger (${TRIGGER_API_VERSION}) for an HTTP workload or a WorkloadDeployment (${RUNTIME_API_VERSION}) for any other`,
+      });
+      return;
+    }
+    if (apiVersion === TRIGGER_API_VERSION && kind === 'HTTPTrigger') {
+      into.triggers.push(object);
+      return;
+    }
+    if (apiVersion !== RUNTIME_API_VERSION) return;
+    const lists: Partial<Record<SchemaKind, unknown[]>> = {
+      WorkloadDeployment: into.workloadDeployments,
+      Workload: into.workloads,
+      Host: into.hosts,
+    };
+    const list = lists[kind as SchemaKind];
+    if (!list) return;
+    const result = validateSchema(kind as SchemaKind, object);
+    if (result.ok) list.push(result.value);
+    else into.diagnostics.push({ file, object: label, reason: 'Invalid', message: `${label} is skipped: ${result.errors.join('; ')}` });
+  });
+  return into;
+}
+
+/** Reads every manifest under the paths; throws ManifestError on the first file that cannot be read or parsed. */
+export function loadManifests(paths: readonly string[]): ManifestObjects {
+  const objects = emptyManifestObjects();
+  for (const file of manifestFiles(paths)) classifyObjects(file, parseManifestFile(file), objects);
+  return objects;
+}
+
+export function emptyManifestObjects(): ManifestObjects {
+  return { triggers: [], workloadDeployments: [], workloads: [], hosts: [], diagnostics: [] };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
