@@ -25,21 +25,57 @@ export type SchemaKind = 'HTTPTrigger' | 'WorkloadDeployment' | 'Workload' | 'Ho
 
 export type SchemaResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-let validators: Record<SchemaKind, ValidateFunction> | undefined;
+interface KindValidator {
+  validate: ValidateFunction;
+  /** Paths of the objects ajv writes defaults into; only these are copied before validating. */
+  defaultedObjects: string[][];
+}
+
+let validators: Record<SchemaKind, KindValidator> | undefined;
 
 /**
- * Validates (a copy of) a manifest object against its kind's schema and returns
- * it with defaults applied, or the list of problems as `field.path: message`.
+ * Validates a manifest object against its kind's schema and returns it with
+ * defaults applied (the input is not modified), or the list of problems as
+ * `field.path: message`.
  */
 export function validateSchema<T>(kind: SchemaKind, object: unknown): SchemaResult<T> {
   validators ??= compileValidators();
-  const copy = structuredClone(object);
-  const validate = validators[kind];
+  const { validate, defaultedObjects } = validators[kind];
+  const copy = copyAlong(object, defaultedObjects);
   if (validate(copy)) return { ok: true, value: copy as T };
   return { ok: false, errors: formatErrors(validate.errors ?? []) };
 }
 
-function compileValidators(): Record<SchemaKind, ValidateFunction> {
+/**
+ * A copy of `object` that shares everything except the objects on the given
+ * paths (a full deep copy of every manifest was the resolver's largest cost).
+ */
+function copyAlong(object: unknown, paths: string[][]): unknown {
+  if (!isPlainObject(object)) return object;
+  const root = { ...object };
+  for (const path of paths) {
+    let node: Record<string, unknown> = root;
+    for (const key of path) {
+      if (!isPlainObject(node[key])) break;
+      node = node[key] = { ...(node[key] as Record<string, unknown>) };
+    }
+  }
+  return root;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Object paths (outside arrays) holding a property with a default. */
+function defaultedObjectPaths(schema: JsonSchema, at: string[] = []): string[][] {
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  if (!properties) return [];
+  const own = Object.values(properties).some((p) => p.default !== undefined) ? [at] : [];
+  return [...own, ...Object.entries(properties).flatMap(([k, p]) => defaultedObjectPaths(p, [...at, k]))];
+}
+
+function compileValidators(): Record<SchemaKind, KindValidator> {
   const crd = httpTriggerCrd() as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } };
   const trigger = strictObjects(crd.spec.versions[0].schema.openAPIV3Schema);
   const workloadSpec = ((trigger.properties as JsonSchema).spec as { properties: JsonSchema }).properties.template as {
@@ -65,9 +101,10 @@ function compileValidators(): Record<SchemaKind, ValidateFunction> {
     properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: meta, ...properties },
   });
   const template = { type: 'object', required: ['spec'], properties: { ...workloadSpec.properties, spec } };
+  const compile = (schema: JsonSchema): KindValidator => ({ validate: ajv.compile(schema), defaultedObjects: defaultedObjectPaths(schema) });
   return {
-    HTTPTrigger: ajv.compile({ ...trigger, properties: { ...(trigger.properties as JsonSchema), metadata: meta }, required: ['metadata', 'spec'] }),
-    WorkloadDeployment: ajv.compile(
+    HTTPTrigger: compile({ ...trigger, properties: { ...(trigger.properties as JsonSchema), metadata: meta }, required: ['metadata', 'spec'] }),
+    WorkloadDeployment: compile(
       object(
         {
           spec: {
@@ -86,7 +123,7 @@ function compileValidators(): Record<SchemaKind, ValidateFunction> {
         ['spec'],
       ),
     ),
-    Workload: ajv.compile(
+    Workload: compile(
       object(
         {
           spec,
@@ -98,7 +135,7 @@ function compileValidators(): Record<SchemaKind, ValidateFunction> {
         ['spec'],
       ),
     ),
-    Host: ajv.compile(
+    Host: compile(
       object(
         {
           hostId: { type: 'string', minLength: 1 },

@@ -7,6 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
+import { formatProtoDuration } from './proto-duration';
+import { encodeMessage } from './wire';
 
 const XDS_PACKAGE_ROOT = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
 const PROTOBUFJS_ROOT = path.dirname(require.resolve('protobufjs/package.json'));
@@ -68,74 +70,25 @@ export function envoyRoot(): protobuf.Root {
   return root;
 }
 
+const types = new Map<string, protobuf.Type>();
+
 /** The message type for a type URL or a fully qualified name. */
 export function messageType(typeUrlOrName: string): protobuf.Type {
-  const name = typeUrlOrName.startsWith(TYPE_URL_PREFIX) ? typeUrlOrName.slice(TYPE_URL_PREFIX.length) : typeUrlOrName;
-  return envoyRoot().lookupType(name);
+  let type = types.get(typeUrlOrName);
+  if (!type) {
+    const name = typeUrlOrName.startsWith(TYPE_URL_PREFIX) ? typeUrlOrName.slice(TYPE_URL_PREFIX.length) : typeUrlOrName;
+    types.set(typeUrlOrName, (type = envoyRoot().lookupType(name)));
+  }
+  return type;
 }
 
-/** Encodes a message given in the proto3 JSON mapping. */
+/** Encodes a message given in the proto3 JSON mapping; an unknown field throws with its path. */
 export function encodeJson(type: protobuf.Type, json: ProtoJson): Uint8Array {
-  return type.encode(messageFromJson(type, json, type.name) as protobuf.Message).finish();
+  return encodeMessage(type, json);
 }
 
-/**
- * Converts the proto3 JSON mapping into the object shape protobufjs encodes.
- * protobufjs's `fromObject` cannot take `"15s"` or a bare wrapper scalar (its
- * generated code insists on objects), so this walks the reflection once instead;
- * an unknown field throws with its path, since Envoy would reject it too.
- */
-function messageFromJson(type: protobuf.Type, json: unknown, where: string): unknown {
-  switch (type.fullName) {
-    case '.google.protobuf.Any': {
-      const any = json as ProtoJson;
-      const typeUrl = any['@type'];
-      if (typeof typeUrl !== 'string') throw new Error(`${where}: an Any needs "@type"`);
-      const { '@type': _omit, ...fields } = any;
-      return { type_url: typeUrl, value: encodeJson(messageType(typeUrl), fields) };
-    }
-    case '.google.protobuf.Duration':
-      return typeof json === 'string' ? parseProtoDuration(json) : json;
-    case '.google.protobuf.Struct':
-      return { fields: mapValues(json as Record<string, unknown>, valueFromJson) };
-    case '.google.protobuf.Value':
-      return valueFromJson(json);
-  }
-  if (WRAPPER_TYPES.has(type.fullName)) return { value: json };
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${where}: expected an object for ${type.fullName.slice(1)}`);
-  }
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(json)) {
-    const field = type.fields[key];
-    if (!field) throw new Error(`${where}: ${type.fullName.slice(1)} has no field "${key}"`);
-    const at = `${where}.${key}`;
-    if (field.map) {
-      out[key] = mapValues(value as Record<string, unknown>, (v) => fieldFromJson(field, v, at));
-    } else if (field.repeated) {
-      out[key] = (value as unknown[]).map((v, i) => fieldFromJson(field, v, `${at}[${i}]`));
-    } else {
-      out[key] = fieldFromJson(field, value, at);
-    }
-  }
-  return out;
-}
-
-function fieldFromJson(field: protobuf.Field, value: unknown, where: string): unknown {
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return messageFromJson(resolved, value, where);
-  if (resolved instanceof protobuf.Enum) {
-    if (typeof value === 'number') return value;
-    const number = resolved.values[value as string];
-    if (number === undefined) throw new Error(`${where}: "${String(value)}" is not a value of ${resolved.fullName.slice(1)}`);
-    return number;
-  }
-  if (field.type === 'bytes' && typeof value === 'string') return Buffer.from(value, 'base64');
-  return value;
-}
-
-const WRAPPER_TYPES = new Set(
-  ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((s) => `.google.protobuf.${s}Value`),
+const WRAPPER_TYPES = ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map(
+  (s) => `.google.protobuf.${s}Value`,
 );
 
 /** Options that make `toObject` print the proto3 JSON mapping (defaults omitted, like `/config_dump`). */
@@ -163,7 +116,7 @@ export function decodeToJson(type: protobuf.Type, bytes: Uint8Array): ProtoJson 
  */
 function installWellKnownTypeJsonMapping(): void {
   const wrappers = protobuf.wrappers as Record<string, protobuf.IWrapper>;
-  // protobufjs requires both halves; input goes through messageFromJson instead.
+  // protobufjs requires both halves; input is encoded by wire.ts instead.
   const fromObject = function (this: protobuf.Type, object: Record<string, unknown>) {
     return this.fromObject(object);
   };
@@ -207,45 +160,19 @@ function mapValues<T>(object: Record<string, unknown>, f: (v: unknown) => T): Re
   return out;
 }
 
-function valueFromJson(v: unknown): Record<string, unknown> {
-  if (v === null || v === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(valueFromJson) } };
-  return { struct_value: { fields: mapValues(v as Record<string, unknown>, valueFromJson) } };
-}
-
+/** protobufjs defines the well-known types itself, with camelCase field names. */
 function valueToJson(message: unknown): unknown {
   const v = message as {
-    string_value?: string;
-    number_value?: number;
-    bool_value?: boolean;
-    struct_value?: { fields?: Record<string, unknown> };
-    list_value?: { values?: unknown[] };
+    stringValue?: string;
+    numberValue?: number;
+    boolValue?: boolean;
+    structValue?: { fields?: Record<string, unknown> };
+    listValue?: { values?: unknown[] };
   };
-  if (v.string_value !== undefined) return v.string_value;
-  if (v.number_value !== undefined) return v.number_value;
-  if (v.bool_value !== undefined) return v.bool_value;
-  if (v.struct_value !== undefined) return mapValues(v.struct_value.fields ?? {}, valueToJson);
-  if (v.list_value !== undefined) return (v.list_value.values ?? []).map(valueToJson);
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.numberValue !== undefined) return v.numberValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.structValue !== undefined) return mapValues(v.structValue.fields ?? {}, valueToJson);
+  if (v.listValue !== undefined) return (v.listValue.values ?? []).map(valueToJson);
   return null;
-}
-
-const PROTO_DURATION = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/;
-
-/** Parses the proto3 JSON form of a Duration (`"1.5s"`). */
-export function parseProtoDuration(text: string): { seconds: number; nanos: number } {
-  const m = PROTO_DURATION.exec(text);
-  if (!m) throw new Error(`"${text}" is not a protobuf Duration (expected seconds with an "s" suffix, e.g. "15s")`);
-  const sign = m[1] ? -1 : 1;
-  return { seconds: sign * Number(m[2]), nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) };
-}
-
-/** Formats a Duration in its proto3 JSON form: `15s`, `0.250s`. */
-export function formatProtoDuration(seconds: number, nanos: number): string {
-  if (nanos === 0) return `${seconds}s`;
-  const sign = seconds < 0 || nanos < 0 ? '-' : '';
-  const frac = String(Math.abs(nanos)).padStart(9, '0').replace(/(000)+$/, '');
-  return `${sign}${Math.abs(seconds)}.${frac}s`;
 }

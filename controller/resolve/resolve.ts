@@ -53,9 +53,12 @@ export interface ResolveInput {
   endpoints: ReadonlyMap<string, readonly Endpoint[]>;
 }
 
-/** The cluster (and EDS service) name of a trigger. */
+/**
+ * The cluster (and EDS service) name of a trigger: its `namespace/name`, kept
+ * short since every route repeats it.
+ */
 export function clusterName(trigger: { namespace: string; name: string }): string {
-  return `httptrigger/${trigger.namespace}/${trigger.name}`;
+  return `${trigger.namespace}/${trigger.name}`;
 }
 
 const NO_ENDPOINTS: readonly Endpoint[] = [];

@@ -1,0 +1,60 @@
+/** Synthetic clusters for benchmarks: N triggers, each on its own domain with two paths, served by three hosts. */
+import type { Host, HTTPTrigger, Workload } from '../controller/api/types';
+import { TRIGGER_LABEL } from '../controller/api/types';
+
+export interface Fleet {
+  triggers: HTTPTrigger[];
+  workloads: Workload[];
+  hosts: Host[];
+}
+
+const READY = [{ type: 'Ready', status: 'True' as const, reason: 'Available' }];
+
+export function syntheticTrigger(i: number, variant = 0): HTTPTrigger {
+  return {
+    apiVersion: 'control.cosmonic.io/v1alpha1',
+    kind: 'HTTPTrigger',
+    metadata: { name: `app-${i}`, namespace: `team-${i % 50}`, creationTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() },
+    spec: {
+      ingress: {
+        host: `app-${i}.example.com`,
+        paths: [
+          { path: variant === 0 ? '/api' : `/api-v${variant}`, pathType: 'Prefix' },
+          { path: '/healthz', pathType: 'Exact' },
+        ],
+      },
+      template: { spec: { components: [{ name: 'http', image: `registry.example.com/app-${i}:1.0.0` }] } },
+    },
+  };
+}
+
+export function syntheticFleet(count: number, hostsPerTrigger = 3, hostPool = 300): Fleet {
+  const hosts: Host[] = [];
+  for (let h = 0; h < hostPool; h++) {
+    hosts.push({
+      apiVersion: 'runtime.wasmcloud.dev/v1alpha1',
+      kind: 'Host',
+      metadata: { name: `host-${h}`, namespace: 'wasmcloud-system' },
+      hostId: `host-${h}`,
+      hostname: `10.${(h >> 8) & 255}.${h & 255}.10`,
+      httpPort: 9191,
+      status: { conditions: READY },
+    });
+  }
+  const triggers: HTTPTrigger[] = [];
+  const workloads: Workload[] = [];
+  for (let i = 0; i < count; i++) {
+    const trigger = syntheticTrigger(i);
+    triggers.push(trigger);
+    for (let r = 0; r < hostsPerTrigger; r++) {
+      workloads.push({
+        apiVersion: 'runtime.wasmcloud.dev/v1alpha1',
+        kind: 'Workload',
+        metadata: { name: `app-${i}-${r}`, namespace: trigger.metadata.namespace, labels: { [TRIGGER_LABEL]: trigger.metadata.name } },
+        spec: trigger.spec.template.spec,
+        status: { hostId: `host-${(i * hostsPerTrigger + r) % hostPool}`, conditions: READY },
+      });
+    }
+  }
+  return { triggers, workloads, hosts };
+}

@@ -1,0 +1,76 @@
+/**
+ * `npm run bench`: routing-core and xDS figures on this machine (medians).
+ * Not a test: it prints numbers for the closing notes and the README.
+ */
+import * as os from 'node:os';
+import { Pipeline } from '../controller/pipeline';
+import { SnapshotBuilder, TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
+import { syntheticFleet, syntheticTrigger } from './fixtures';
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function time(f: () => void): number {
+  const start = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+function responseSizes(snapshot: Snapshot): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const typeUrl of TYPE_ORDER) {
+    let total: number;
+    total = snapshot.types.get(typeUrl)!.body.length;
+    sizes.set(typeUrl.split('.').pop()!, total);
+  }
+  return sizes;
+}
+
+function benchRoutingCore(count: number): void {
+  const fleet = syntheticFleet(count);
+  const full: number[] = [];
+  let snapshot: Snapshot | undefined;
+  for (let run = 0; run < 7; run++) {
+    global.gc?.();
+    full.push(
+      time(() => {
+        const out = new Pipeline().run(fleet);
+        snapshot = new SnapshotBuilder().build(out.resources);
+      }),
+    );
+  }
+  const pipeline = new Pipeline();
+  const builder = new SnapshotBuilder();
+  builder.build(pipeline.run(fleet).resources);
+  const triggers = [...fleet.triggers];
+  const oneChange: number[] = [];
+  for (let run = 1; run <= 21; run++) {
+    const i = (run * 7919) % count;
+    triggers[i] = syntheticTrigger(i, run);
+    oneChange.push(time(() => builder.build(pipeline.run({ ...fleet, triggers }).resources)));
+  }
+  const sizes = responseSizes(snapshot!);
+  const largest = [...sizes].sort((a, b) => b[1] - a[1])[0];
+  console.log(
+    `  ${String(count).padStart(6)} triggers: full resolve+translate+encode median ${median(full).toFixed(1)} ms` +
+      ` | one trigger changed median ${median(oneChange).toFixed(2)} ms` +
+      ` | largest response ${largest[0]} ${mib(largest[1])}` +
+      ` (${[...sizes].map(([t, s]) => `${t} ${mib(s)}`).join(', ')})` +
+      ` | RSS ${mib(process.memoryUsage().rss)}`,
+  );
+}
+
+function main(): void {
+  console.log(`wasm-control bench — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model}, ${mib(os.totalmem())}`);
+  console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
+  for (const count of [1000, 10000]) benchRoutingCore(count);
+}
+
+main();
