@@ -131,7 +131,8 @@ export function responseBody(resources: Iterable<EncodedResource>): Uint8Array {
 
 const anyWriter = new WireWriter();
 
-function anyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
+/** A google.protobuf.Any holding an encoded message. */
+export function anyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
   const w = anyWriter;
   w.reset();
   w.tag(1, 2);

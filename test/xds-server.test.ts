@@ -1,0 +1,185 @@
+/**
+ * The ADS server driven by a real, strict xDS client: @grpc/grpc-js-xds dials
+ * `xds:///echo.test`, gets an API listener, the routes, clusters and endpoints,
+ * and routes calls by method path to small local gRPC servers standing in for
+ * wasmCloud hosts.
+ */
+import * as assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import * as grpcXds from '@grpc/grpc-js-xds';
+import type { Host, HTTPTrigger, Workload } from '../controller/api/types';
+import { TRIGGER_LABEL } from '../controller/api/types';
+import { TypeUrl } from '../controller/envoy/protos';
+import { Pipeline } from '../controller/pipeline';
+import { AdsServer } from '../controller/xds/server';
+import { SnapshotBuilder } from '../controller/xds/snapshot';
+
+grpcXds.register();
+
+const READY = [{ type: 'Ready', status: 'True' as const }];
+const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
+
+/** A gRPC server answering every unary method with its own name. */
+async function backend(name: string): Promise<{ port: number; server: grpc.Server }> {
+  const server = new grpc.Server();
+  const handler: grpc.handleUnaryCall<Buffer, Buffer> = (_call, cb) => cb(null, Buffer.from(name));
+  const methods = ['/api/Echo', '/healthz'];
+  server.addService(
+    Object.fromEntries(
+      methods.map((path) => [
+        path,
+        { path, requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+      ]),
+    ),
+    Object.fromEntries(methods.map((path) => [path, handler])),
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { port, server };
+}
+
+function trigger(name: string, path: string, pathType: string, created: string): HTTPTrigger {
+  return {
+    apiVersion: 'control.cosmonic.io/v1alpha1',
+    kind: 'HTTPTrigger',
+    metadata: { name, namespace: 'default', creationTimestamp: created },
+    spec: { ingress: { host: 'echo.test', paths: [{ path, pathType }] }, template: { spec: { components: [{ name: 'c', image: 'img' }] } } },
+  };
+}
+
+function host(id: string, port: number, ready = true): Host {
+  return {
+    apiVersion: 'runtime.wasmcloud.dev/v1alpha1',
+    kind: 'Host',
+    metadata: { name: id, namespace: 'wasmcloud' },
+    hostId: id,
+    hostname: '127.0.0.1',
+    httpPort: port,
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  };
+}
+
+function workload(triggerName: string, hostId: string): Workload {
+  return {
+    apiVersion: 'runtime.wasmcloud.dev/v1alpha1',
+    kind: 'Workload',
+    metadata: { name: `${triggerName}-${hostId}`, namespace: 'default', labels: { [TRIGGER_LABEL]: triggerName } },
+    spec: {},
+    status: { hostId, conditions: READY },
+  };
+}
+
+function call(client: grpc.Client, method: string): Promise<string> {
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(method, raw.serialize, raw.deserialize, Buffer.alloc(0), { deadline: Date.now() + 5000 }, (err, value) =>
+      err ? reject(err) : resolve(value!.toString()),
+    ),
+  );
+}
+
+async function tally(client: grpc.Client, method: string, calls: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < calls; i++) {
+    const who = await call(client, method);
+    counts.set(who, (counts.get(who) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Retries `check` until it passes or `ms` elapse (bounded: the loop stops by itself). */
+async function eventually(check: () => Promise<void> | void, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+describe('ADS server with a real gRPC xDS client', function () {
+  this.timeout(30000);
+  const backends: { port: number; server: grpc.Server }[] = [];
+  const nacks: { typeUrl: string; version: string; message: string }[] = [];
+  const pushes: string[] = [];
+  let ads: AdsServer;
+  let client: grpc.Client;
+  const pipeline = new Pipeline();
+  const builder = new SnapshotBuilder();
+  const triggers = [trigger('api', '/api', 'Prefix', '2026-01-01T00:00:00Z'), trigger('health', '/healthz', 'Exact', '2026-01-01T00:00:01Z')];
+  let hosts: Host[];
+  let workloads: Workload[];
+
+  const publish = () => ads.setSnapshot(builder.build(pipeline.run({ triggers, workloads, hosts }).resources));
+
+  before(async () => {
+    for (const name of ['a', 'b', 'c']) backends.push(await backend(name));
+    hosts = ['a', 'b', 'c'].map((id, i) => host(id, backends[i].port));
+    workloads = [workload('api', 'a'), workload('api', 'b'), workload('api', 'c'), workload('health', 'a')];
+    ads = new AdsServer({ onNack: (_node, typeUrl, version, message) => nacks.push({ typeUrl, version, message }), onPush: (t) => pushes.push(t) });
+    const port = await ads.listen('127.0.0.1:0');
+    publish();
+    const bootstrap = {
+      xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: 'insecure' }], server_features: [] }],
+      node: { id: 'test-client', locality: {} },
+    };
+    client = new grpc.Client('xds:///echo.test', grpc.credentials.createInsecure(), {
+      'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config': JSON.stringify(bootstrap),
+    });
+  });
+
+  after(async () => {
+    client?.close();
+    await ads?.close();
+    for (const b of backends) b.server.forceShutdown();
+  });
+
+  it('routes by path: Prefix /api to the api trigger, Exact /healthz to the health trigger', async () => {
+    assert.equal(await call(client, '/healthz'), 'a');
+    const counts = await tally(client, '/api/Echo', 30);
+    assert.deepEqual([...counts.keys()].sort(), ['a', 'b', 'c']);
+  });
+
+  it('splits round robin evenly across the three hosts (± 1 per 30 calls)', async () => {
+    const counts = await tally(client, '/api/Echo', 30);
+    for (const name of ['a', 'b', 'c']) assert.ok(Math.abs((counts.get(name) ?? 0) - 10) <= 1, `${name}: ${counts.get(name)}`);
+  });
+
+  it('takes a host out of rotation when its Workload goes away or the Host is not Ready', async () => {
+    workloads = workloads.filter((w) => w.metadata.name !== 'api-c');
+    publish();
+    await eventually(async () => assert.equal((await tally(client, '/api/Echo', 6)).get('c'), undefined), 1000);
+    hosts = hosts.map((h) => (h.hostId === 'b' ? host('b', backends[1].port, false) : h));
+    publish();
+    await eventually(async () => assert.deepEqual([...(await tally(client, '/api/Echo', 6)).keys()], ['a']), 1000);
+  });
+
+  it('does not resend a NACKed config, and the next valid change is ACKed', async () => {
+    const good = pipeline.run({ triggers, workloads, hosts }).resources;
+    const [routes] = good.routeConfigurations as { virtual_hosts: { routes: { match: object }[] }[] }[];
+    // grpc-js-xds rejects path_separated_prefix: a real NACK from a real client.
+    const broken = {
+      ...routes,
+      virtual_hosts: routes.virtual_hosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => ({ ...r, match: { path_separated_prefix: '/api' } })) })),
+    };
+    ads.setSnapshot(builder.build({ ...good, routeConfigurations: [broken] }));
+    await eventually(() => assert.equal(nacks.filter((n) => n.typeUrl === TypeUrl.RouteConfiguration).length, 1));
+    const pushesAfterNack = pushes.filter((t) => t === TypeUrl.RouteConfiguration).length;
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pushes.filter((t) => t === TypeUrl.RouteConfiguration).length, pushesAfterNack, 'the rejected version was sent again');
+    assert.match(nacks[0].message, /path_separated_prefix|path specifier|match/i);
+    assert.equal(await call(client, '/healthz'), 'a', 'the client keeps its last good routes');
+
+    triggers.push(trigger('extra', '/extra', 'Prefix', '2026-01-01T00:00:02Z'));
+    publish();
+    const acked = () => ads.clients().find((c) => c.nodeId === 'test-client')!.types[TypeUrl.RouteConfiguration];
+    await eventually(() => {
+      assert.equal(acked().acked, acked().sent);
+      assert.equal(acked().lastNack, undefined);
+    });
+  });
+});
