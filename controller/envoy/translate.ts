@@ -96,7 +96,13 @@ export class Translator {
       clusterLoadAssignments,
       listeners: [(this.listener ??= listener(this.options))],
       routeConfigurations: [
-        { '@type': TypeUrl.RouteConfiguration, name: ROUTE_CONFIG_NAME, virtual_hosts: virtualHosts, ignore_port_in_host_matching: true },
+        {
+          '@type': TypeUrl.RouteConfiguration,
+          name: ROUTE_CONFIG_NAME,
+          // An empty repeated field is a default value: leave it out, as everywhere else.
+          ...(virtualHosts.length > 0 ? { virtual_hosts: virtualHosts } : {}),
+          ignore_port_in_host_matching: true,
+        },
       ],
     };
   }
