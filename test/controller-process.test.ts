@@ -1,0 +1,86 @@
+/** The controller process in file mode, through its real entry point: admin endpoints, watching, last good state, SIGTERM. */
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const MAIN = path.join(__dirname, '../controller/main.js');
+
+const triggerYaml = (name: string, host: string) => `apiVersion: control.cosmonic.io/v1alpha1
+kind: HTTPTrigger
+metadata: {name: ${name}, namespace: default}
+spec:
+  ingress: {host: ${host}}
+  template: {spec: {components: [{name: c, image: img}]}}
+`;
+
+/** Resolves with the first JSON log line that satisfies `match` (bounded by mocha's timeout). */
+function logLine(child: ChildProcessWithoutNullStreams, match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    let buffered = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        if (match(parsed)) {
+          child.stdout.off('data', onData);
+          resolve(parsed);
+          return;
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+  });
+}
+
+describe('controller process (file mode)', function () {
+  this.timeout(20000);
+  let dir: string;
+  let child: ChildProcessWithoutNullStreams;
+  let admin: string;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-'));
+    fs.writeFileSync(path.join(dir, 'a.yaml'), triggerYaml('a', 'a.example.com'));
+    child = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
+    const listening = await logLine(child, (l) => l.msg === 'wasm-control listening');
+    admin = `http://${listening.admin as string}`;
+  });
+
+  after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /healthz and /readyz, and /debug/config_dump holds the translated routes', async () => {
+    assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+    assert.equal((await fetch(`${admin}/readyz`)).status, 200);
+    const dump = (await (await fetch(`${admin}/debug/config_dump`)).json()) as { resources: { virtual_hosts?: { name: string }[] }[] };
+    const routes = dump.resources.find((r) => r.virtual_hosts)!;
+    assert.deepEqual(routes.virtual_hosts!.map((v) => v.name), ['a.example.com']);
+    assert.match(await (await fetch(`${admin}/metrics`)).text(), /wasm_control_triggers\{state="admitted"\} 1/);
+  });
+
+  it('keeps the last good state of a file that stops parsing, and picks up the next good edit', async () => {
+    const skipped = logLine(child, (l) => l.msg === 'manifest file skipped; its last good content is kept');
+    fs.writeFileSync(path.join(dir, 'a.yaml'), 'spec: [unclosed');
+    assert.match(String((await skipped).file), /a\.yaml$/);
+    const routes = (await (await fetch(`${admin}/debug/routes`)).json()) as { host: string }[];
+    assert.deepEqual(routes.map((r) => r.host), ['a.example.com']);
+
+    const updated = logLine(child, (l) => l.msg === 'routing updated' && l.triggers === 2);
+    fs.writeFileSync(path.join(dir, 'a.yaml'), `${triggerYaml('a', 'a.example.com')}---\n${triggerYaml('b', 'b.example.com')}`);
+    await updated;
+    const after = (await (await fetch(`${admin}/debug/routes`)).json()) as { host: string }[];
+    assert.deepEqual(after.map((r) => r.host), ['a.example.com', 'b.example.com']);
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+});
