@@ -1,0 +1,156 @@
+/**
+ * The controller's Kubernetes objects as plain arguments for the typed
+ * @pulumi/kubernetes classes: its ServiceAccount and least-privilege RBAC, the
+ * Deployment, the xDS/admin Service, a PodDisruptionBudget and the
+ * NetworkPolicy that lets only Envoy reach the xDS port.
+ */
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import { CONTROLLER, ENVOY, labels, PORTS, selector } from './names';
+import { Settings } from './settings';
+import { hardenedContainer, hardenedPod } from './pod-security';
+
+/** The chart's client certificate for NATS (runtime-operator `global.certificates.operatorCertSecretName`). */
+export const NATS_CLIENT_CERT_SECRET = 'wasmcloud-operator-tls';
+const NATS_CERT_DIR = '/etc/nats-tls';
+
+export function serviceAccount(s: Settings): k8s.core.v1.ServiceAccountArgs {
+  return { metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) } };
+}
+
+/** Cluster-wide reads of the kinds the controller resolves, writes of what it owns, and nothing else (no secrets, no wildcards). */
+export function clusterRole(s: Settings): k8s.rbac.v1.ClusterRoleArgs {
+  return {
+    metadata: { name: `${CONTROLLER}-${s.namespace}`, labels: labels(CONTROLLER) },
+    rules: [
+      { apiGroups: ['control.cosmonic.io'], resources: ['httptriggers'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['control.cosmonic.io'], resources: ['httptriggers/status'], verbs: ['update', 'patch'] },
+      { apiGroups: ['runtime.wasmcloud.dev'], resources: ['workloaddeployments'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
+      { apiGroups: ['runtime.wasmcloud.dev'], resources: ['workloads', 'hosts'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
+  };
+}
+
+export function clusterRoleBinding(s: Settings, roleName: pulumi.Input<string>): k8s.rbac.v1.ClusterRoleBindingArgs {
+  return {
+    metadata: { name: `${CONTROLLER}-${s.namespace}`, labels: labels(CONTROLLER) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+    subjects: [{ kind: 'ServiceAccount', name: CONTROLLER, namespace: s.namespace }],
+  };
+}
+
+/** Leader election, in the control plane's namespace only. */
+export function leaseRole(s: Settings): k8s.rbac.v1.RoleArgs {
+  return {
+    metadata: { name: `${CONTROLLER}-leader-election`, namespace: s.namespace, labels: labels(CONTROLLER) },
+    rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+  };
+}
+
+export function leaseRoleBinding(s: Settings, roleName: pulumi.Input<string>): k8s.rbac.v1.RoleBindingArgs {
+  return {
+    metadata: { name: `${CONTROLLER}-leader-election`, namespace: s.namespace, labels: labels(CONTROLLER) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
+    subjects: [{ kind: 'ServiceAccount', name: CONTROLLER, namespace: s.namespace }],
+  };
+}
+
+export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
+  const c = s.controller;
+  const natsTls = s.runtime.natsTls;
+  return {
+    metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
+    spec: {
+      replicas: c.replicas,
+      selector: { matchLabels: selector(CONTROLLER) },
+      template: {
+        metadata: { labels: labels(CONTROLLER) },
+        spec: {
+          ...hardenedPod(65532),
+          serviceAccountName: CONTROLLER,
+          containers: [
+            {
+              ...hardenedContainer(),
+              name: 'controller',
+              image: c.image,
+              args: [
+                '--source', 'kubernetes',
+                '--xds-address', `0.0.0.0:${PORTS.controllerXds}`,
+                '--admin-address', `0.0.0.0:${PORTS.controllerAdmin}`,
+                '--log-level', c.logLevel,
+              ],
+              env: [
+                { name: 'NATS_URL', value: c.natsUrl },
+                ...(natsTls
+                  ? [
+                      { name: 'NATS_CA_FILE', value: `${NATS_CERT_DIR}/ca.crt` },
+                      { name: 'NATS_CERT_FILE', value: `${NATS_CERT_DIR}/tls.crt` },
+                      { name: 'NATS_KEY_FILE', value: `${NATS_CERT_DIR}/tls.key` },
+                    ]
+                  : []),
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+              ],
+              ports: [
+                { name: 'xds', containerPort: PORTS.controllerXds, protocol: 'TCP' },
+                { name: 'admin', containerPort: PORTS.controllerAdmin, protocol: 'TCP' },
+              ],
+              livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5, failureThreshold: 2 },
+              resources: c.resources ?? { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                ...(natsTls ? [{ name: 'nats-tls', mountPath: NATS_CERT_DIR, readOnly: true }] : []),
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'tmp', emptyDir: {} },
+            ...(natsTls ? [{ name: 'nats-tls', secret: { secretName: NATS_CLIENT_CERT_SECRET } }] : []),
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function service(s: Settings): k8s.core.v1.ServiceArgs {
+  return {
+    metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
+    spec: {
+      type: 'ClusterIP',
+      selector: selector(CONTROLLER),
+      ports: [
+        { name: 'xds', port: PORTS.controllerXds, targetPort: 'xds', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+        { name: 'admin', port: PORTS.controllerAdmin, targetPort: 'admin', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/** One pod at a time may be evicted, so a node drain never takes every xDS server away. */
+export function podDisruptionBudget(s: Settings): k8s.policy.v1.PodDisruptionBudgetArgs {
+  return {
+    metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector(CONTROLLER) } },
+  };
+}
+
+/**
+ * xDS carries the whole routing table, so only Envoy pods may open it. The admin
+ * port (health, metrics) stays open for the kubelet and any Prometheus.
+ */
+export function networkPolicy(s: Settings): k8s.networking.v1.NetworkPolicyArgs {
+  return {
+    metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
+    spec: {
+      podSelector: { matchLabels: selector(CONTROLLER) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { from: [{ podSelector: { matchLabels: selector(ENVOY) } }], ports: [{ port: PORTS.controllerXds, protocol: 'TCP' }] },
+        { ports: [{ port: PORTS.controllerAdmin, protocol: 'TCP' }] },
+      ],
+    },
+  };
+}

@@ -1,0 +1,9 @@
+/**
+ * The wasm-control Pulumi components. Everything exported here is what
+ * `pulumi package add` offers to other languages (each ComponentResource class
+ * becomes `wasm-control:index:<ClassName>`).
+ */
+export { ControlPlane } from './control-plane';
+export * from './args';
+export { ControlPlaneArgumentError } from './settings';
+export { hostnameProblem } from './hostname';
