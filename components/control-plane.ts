@@ -6,7 +6,8 @@ import { keepGeneratedSecrets, mergeValues } from './chart-values';
 import * as controller from './controller-objects';
 import * as edge from './edge';
 import * as envoy from './envoy-objects';
-import { CONTROLLER, PERSES, PORTS, serviceDns } from './names';
+import { CONTROLLER, ENVOY, PERSES, PORTS, serviceDns } from './names';
+import { podDisruptionBudget } from './pod-security';
 import * as observability from './observability';
 import { resolveSettings, Settings } from './settings';
 
@@ -106,13 +107,13 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   new k8s.rbac.v1.RoleBinding(`${name}-controller-leases`, controller.leaseRoleBinding(s, leaseRole.metadata.name), namespaced);
   new k8s.apps.v1.Deployment(`${name}-controller`, controller.deployment(s), namespaced);
   new k8s.core.v1.Service(`${name}-controller`, controller.service(s), namespaced);
-  new k8s.policy.v1.PodDisruptionBudget(`${name}-controller`, controller.podDisruptionBudget(s), namespaced);
+  new k8s.policy.v1.PodDisruptionBudget(`${name}-controller`, podDisruptionBudget(s.namespace, CONTROLLER), namespaced);
   new k8s.networking.v1.NetworkPolicy(`${name}-controller`, controller.networkPolicy(s), namespaced);
 
   const bootstrap = new k8s.core.v1.ConfigMap(`${name}-envoy-bootstrap`, envoy.bootstrapConfigMap(s), namespaced);
   new k8s.apps.v1.Deployment(`${name}-envoy`, envoy.deployment(s), after(bootstrap));
   const ingressService = new k8s.core.v1.Service(`${name}-ingress`, envoy.ingressService(s), namespaced);
-  new k8s.policy.v1.PodDisruptionBudget(`${name}-envoy`, envoy.podDisruptionBudget(s), namespaced);
+  new k8s.policy.v1.PodDisruptionBudget(`${name}-envoy`, podDisruptionBudget(s.namespace, ENVOY), namespaced);
   new k8s.networking.v1.NetworkPolicy(`${name}-envoy`, envoy.networkPolicy(s), namespaced);
 
   if (s.perses.enabled) {

@@ -129,13 +129,6 @@ export function service(s: Settings): k8s.core.v1.ServiceArgs {
   };
 }
 
-/** One pod at a time may be evicted, so a node drain never takes every xDS server away. */
-export function podDisruptionBudget(s: Settings): k8s.policy.v1.PodDisruptionBudgetArgs {
-  return {
-    metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
-    spec: { maxUnavailable: 1, selector: { matchLabels: selector(CONTROLLER) } },
-  };
-}
 
 /**
  * xDS carries the whole routing table, so only Envoy pods may open it. The admin

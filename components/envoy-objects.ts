@@ -98,12 +98,6 @@ export function ingressService(s: Settings): k8s.core.v1.ServiceArgs {
   };
 }
 
-export function podDisruptionBudget(s: Settings): k8s.policy.v1.PodDisruptionBudgetArgs {
-  return {
-    metadata: { name: ENVOY, namespace: s.namespace, labels: labels(ENVOY) },
-    spec: { maxUnavailable: 1, selector: { matchLabels: selector(ENVOY) } },
-  };
-}
 
 /**
  * The HTTP listener is open to all; the admin API (which can drain listeners,

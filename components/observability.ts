@@ -21,7 +21,8 @@ const PROJECT = 'wasm-control';
  * each HTTPTrigger's workload is one upstream cluster.
  */
 export const METRICS = {
-  xdsClients: 'wasm_control_xds_connected_clients',
+  xdsStreams: 'wasm_control_xds_streams',
+  triggers: 'wasm_control_triggers',
   xdsPushes: 'wasm_control_xds_pushes_total',
   xdsNacks: 'wasm_control_xds_nacks_total',
   envoyRequests: 'envoy_cluster_upstream_rq_total',
@@ -82,9 +83,10 @@ const SECTIONS: { title: string; panels: PanelDef[] }[] = [
   {
     title: 'xDS (controller → Envoy)',
     panels: [
-      { id: 'xdsClients', title: 'Connected xDS clients', query: `sum by (pod) (${METRICS.xdsClients})`, legend: '{{pod}}' },
-      { id: 'xdsPushes', title: 'xDS pushes / s', query: `sum by (type_url) (rate(${METRICS.xdsPushes}[5m]))`, legend: '{{type_url}}' },
-      { id: 'xdsNacks', title: 'xDS NACKs / s (controller)', query: `sum by (type_url) (rate(${METRICS.xdsNacks}[5m]))`, legend: '{{type_url}}' },
+      { id: 'xdsStreams', title: 'xDS clients (open ADS streams)', query: `sum by (pod) (${METRICS.xdsStreams})`, legend: '{{pod}}' },
+      { id: 'xdsPushes', title: 'xDS pushes / s', query: `sum by (type) (rate(${METRICS.xdsPushes}[5m]))`, legend: '{{type}}' },
+      { id: 'xdsNacks', title: 'xDS NACKs / s (controller)', query: `sum by (type) (rate(${METRICS.xdsNacks}[5m]))`, legend: '{{type}}' },
+      { id: 'triggers', title: 'HTTPTriggers by state', query: `max by (state) (${METRICS.triggers})`, legend: '{{state}}' },
       {
         id: 'envoyRejected',
         title: 'Config rejected by Envoy / s',

@@ -1,5 +1,6 @@
-/** The restricted pod security profile every pod this component builds runs under. */
+/** How the component's pods run: the restricted pod security profile, and how many may be disrupted at once. */
 import * as k8s from '@pulumi/kubernetes';
+import { labels, selector } from './names';
 
 /** Non-root with the runtime's default seccomp profile; `uid` is the image's unprivileged user. */
 export function hardenedPod(uid: number): Pick<k8s.types.input.core.v1.PodSpec, 'securityContext'> {
@@ -20,3 +21,11 @@ export function hardenedContainer(): Pick<k8s.types.input.core.v1.Container, 'se
   };
 }
 
+
+/** At most one pod of `component` evicted at a time, so a node drain never takes them all away. */
+export function podDisruptionBudget(namespace: string, component: string): k8s.policy.v1.PodDisruptionBudgetArgs {
+  return {
+    metadata: { name: component, namespace, labels: labels(component) },
+    spec: { maxUnavailable: 1, selector: { matchLabels: selector(component) } },
+  };
+}

@@ -104,7 +104,7 @@ describe('ControlPlane (Pulumi mocks)', () => {
       const dashboard = JSON.parse(provisioning.data['dashboard.json']);
       assert.equal(dashboard.kind, 'Dashboard');
       const queries = Object.values<any>(dashboard.spec.panels).map((p) => p.spec.queries[0].spec.plugin.spec.query).join('\n');
-      for (const metric of ['wasm_control_xds_connected_clients', 'wasm_control_xds_pushes_total', 'wasm_control_xds_nacks_total', 'envoy_cluster_upstream_rq_total', 'envoy_cluster_upstream_rq_xx']) {
+      for (const metric of ['wasm_control_xds_streams', 'wasm_control_triggers', 'wasm_control_xds_pushes_total', 'wasm_control_xds_nacks_total', 'envoy_cluster_upstream_rq_total', 'envoy_cluster_upstream_rq_xx']) {
         assert.ok(queries.includes(metric), `dashboard queries ${metric}`);
       }
       for (const layout of dashboard.spec.layouts) {
