@@ -77,6 +77,29 @@ export function hostProblems(host: string): string[] {
   return [];
 }
 
+/**
+ * Checks the trigger's name and namespace as the API server does for custom
+ * resources (name: DNS subdomain; namespace: DNS label). Manifests read from
+ * files skip the API server, and both end up in Envoy config (cluster name,
+ * route metadata, the Host rewrite) where a stray character such as a newline
+ * would make Envoy reject the whole response.
+ */
+export function metadataProblems(namespace: unknown, name: string): string[] {
+  const problems: string[] = [];
+  const subdomain = name.length <= 253 && name.split('.').every((l) => DNS_LABEL.test(l) && l.length <= 63);
+  if (!subdomain) {
+    problems.push(
+      `metadata.name ${JSON.stringify(name)} is not a valid Kubernetes name: use at most 253 lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
+    );
+  }
+  if (namespace !== undefined && (typeof namespace !== 'string' || namespace.length > 63 || !DNS_LABEL.test(namespace))) {
+    problems.push(
+      `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace: use at most 63 lower-case letters, digits and "-", starting and ending with a letter or digit`,
+    );
+  }
+  return problems;
+}
+
 /** Checks one path entry; returns problems (empty when valid). */
 export function pathProblems(path: unknown, index: number): string[] {
   const at = `ingress.paths[${index}].path`;
@@ -149,7 +172,11 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
   if (!schema.ok) return fail('Invalid', schema.errors);
   const trigger = schema.value;
   const { spec, metadata } = trigger;
-  const problems = [...hostProblems(spec.ingress.host), ...workloadSpecProblems(spec.template.spec, 'template.spec')];
+  const problems = [
+    ...metadataProblems(metadata.namespace, metadata.name),
+    ...hostProblems(spec.ingress.host),
+    ...workloadSpecProblems(spec.template.spec, 'template.spec'),
+  ];
   const paths = spec.ingress.paths ?? [];
   paths.forEach((p, i) => problems.push(...pathProblems(p.path, i)));
   const timeout = spec.timeout === undefined ? DEFAULT_TIMEOUT : parseGoDuration(spec.timeout);
