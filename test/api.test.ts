@@ -106,6 +106,11 @@ describe('api: structural checks (each invalid trigger → exactly one Invalid d
     ['a path with a query string', trigger('t', { paths: [['/a?b=c', 'Exact']] }), /contains "\?" or "#"/],
     ['a bad timeout', trigger('t', { timeout: '5 minutes' }), /timeout: "5 minutes" is not a Go duration/],
     ['a negative timeout', trigger('t', { timeout: '-5s' }), /timeout: "-5s" is negative/],
+    ['a name with a newline (it would reach the Host rewrite)', trigger('a\nb'), /metadata\.name "a\\nb" is not a valid Kubernetes name/],
+    ['an upper-case name', trigger('Hello'), /metadata\.name "Hello" is not a valid Kubernetes name/],
+    ['a name longer than 253 characters', trigger('a'.repeat(254)), /metadata\.name "a+" is not a valid Kubernetes name/],
+    ['a namespace that is not a DNS label', trigger('t', { namespace: 'my.team' }), /metadata\.namespace "my\.team" is not a valid namespace/],
+    ['a namespace that is a number', { ...trigger('t'), metadata: { name: 't', namespace: 5 } }, /metadata\.namespace 5 is not a valid namespace/],
     ['a creationTimestamp that is not a time', trigger('t', { created: 'yesterday' }), /creationTimestamp "yesterday"/],
     [
       'a volume mount without its volume',
@@ -118,7 +123,8 @@ describe('api: structural checks (each invalid trigger → exactly one Invalid d
       const ds = diagnosticsFor(object);
       assert.equal(ds.length, 1, JSON.stringify(ds));
       assert.equal(ds[0].reason, 'Invalid');
-      assert.equal(ds[0].trigger, 'default/t');
+      const meta = (object as any).metadata;
+      assert.equal(ds[0].trigger, `${typeof meta.namespace === 'string' ? meta.namespace : 'default'}/${meta.name}`);
       assert.match(ds[0].message, message);
       const model = resolveRoutes({ triggers: [object], endpoints: new Map() });
       assert.equal(model.admitted.length, 0);
@@ -188,7 +194,7 @@ describe('api: accepted hosts and normalisation', () => {
 
   it('normalises a valid trigger: host lower-cased, Prefix trailing "/" dropped once, "/" kept, duplicates merged', () => {
     const check = checkHTTPTrigger(
-      trigger('T1', {
+      trigger('t1', {
         namespace: 'ns',
         host: 'Hello.Example.COM',
         paths: [
@@ -207,7 +213,7 @@ describe('api: accepted hosts and normalisation', () => {
       { type: 'Prefix', path: '/foo' },
       { type: 'Exact', path: '/foo/' },
     ]);
-    assert.equal(check.trigger.key, 'ns/T1');
+    assert.equal(check.trigger.key, 'ns/t1');
   });
 
   it('uses namespace "default" when the manifest has none', () => {
