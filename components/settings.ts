@@ -206,7 +206,7 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       image: envoyArgs.image ?? DEFAULTS.envoyImage,
       resources: envoyArgs.resources,
       service: { type: serviceType, annotations: stringMap('envoy.service.annotations', serviceArgs.annotations ?? {}), httpNodePort: envoyNodePort },
-      adsApiType: oneOf('envoy.adsApiType', envoyArgs.adsApiType, AdsApiType, AdsApiType.DeltaGrpc),
+      adsApiType: oneOf('envoy.adsApiType', envoyArgs.adsApiType, AdsApiType, AdsApiType.Grpc),
     },
     controller: {
       image: controllerArgs.image,

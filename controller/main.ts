@@ -12,6 +12,7 @@ import { AdsServer } from './xds/server';
 import { SnapshotBuilder } from './xds/snapshot';
 
 const USAGE = `usage: node dist/controller/main.js [options]
+  --source files            where objects come from (env SOURCE; only files for now)
   --manifests <path>        manifest file or folder, repeatable (env MANIFESTS, comma-separated; default examples/)
   --xds-address <host:port> ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:18000)
   --admin-address <host:port> admin HTTP address (env ADMIN_ADDRESS; default 127.0.0.1:9902)
@@ -24,6 +25,7 @@ const MAX_DELAY_MS = 500;
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      source: { type: 'string' },
       manifests: { type: 'string', multiple: true },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
@@ -34,6 +36,10 @@ async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
+  }
+  const sourceKind = values.source ?? process.env.SOURCE ?? 'files';
+  if (sourceKind !== 'files') {
+    throw new Error(`--source ${sourceKind} is not available yet: this version reads manifests from files only (--source files --manifests <path>)`);
   }
   const manifests = values.manifests ?? process.env.MANIFESTS?.split(',') ?? ['examples/'];
   const xdsAddress = values['xds-address'] ?? process.env.XDS_ADDRESS ?? '127.0.0.1:18000';
