@@ -60,13 +60,14 @@ export function manifestFiles(paths: readonly string[]): string[] {
   return [...new Set(files)];
 }
 
-/** Parses one file's documents; throws ManifestError when the file is unreadable or not YAML. */
-export function parseManifestFile(file: string): unknown[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+/** Parses one file's documents (its text given, or read); throws ManifestError when it is unreadable or not YAML. */
+export function parseManifestFile(file: string, text?: string): unknown[] {
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
   }
   const documents = YAML.parseAllDocuments(text, { merge: true });
   const objects: unknown[] = [];

@@ -1,0 +1,151 @@
+/**
+ * The controller: a source feeds the pipeline (resolve → translate), whose
+ * snapshots the ADS server serves; an admin HTTP server exposes health, metrics
+ * and debug views. Bursts of source changes are coalesced into one snapshot.
+ */
+import * as http from 'node:http';
+import type { Logger } from 'pino';
+import * as prom from 'prom-client';
+import { Pipeline, resourceList, type PipelineOutput } from './pipeline';
+import type { Source, SourceObjects } from './sources/source';
+import { AdsServer } from './xds/server';
+import { SnapshotBuilder, type Snapshot } from './xds/snapshot';
+
+export interface ControllerOptions {
+  source: Source;
+  /** `host:port` for ADS; port 0 picks a free one. */
+  xdsAddress: string;
+  /** `host:port` for the admin HTTP server; port 0 picks a free one. */
+  adminAddress: string;
+  log: Logger;
+  /** Quiet time after a change before resolving (default 100 ms)… */
+  holdOffMs?: number;
+  /** …but never later than this after the first change of a burst (default 500 ms). */
+  maxDelayMs?: number;
+  /** Called after every resolve with what was resolved and the snapshot now served. */
+  onResolved?(objects: SourceObjects, output: PipelineOutput, snapshot: Snapshot): void;
+}
+
+export class Controller {
+  readonly registry = new prom.Registry();
+  readonly ads: AdsServer;
+  private readonly pipeline = new Pipeline();
+  private readonly builder = new SnapshotBuilder();
+  private readonly admin: http.Server;
+  private objects?: SourceObjects;
+  private output?: PipelineOutput;
+  private timer?: NodeJS.Timeout;
+  private burstStartedAt = 0;
+  private readonly metrics;
+  xdsPort = 0;
+  adminPort = 0;
+
+  constructor(private readonly options: ControllerOptions) {
+    const registers = [this.registry];
+    this.metrics = {
+      streams: new prom.Gauge({ name: 'wasm_control_xds_streams', help: 'Open ADS streams', registers }),
+      pushes: new prom.Counter({ name: 'wasm_control_xds_pushes_total', help: 'xDS responses sent', labelNames: ['type'], registers }),
+      nacks: new prom.Counter({ name: 'wasm_control_xds_nacks_total', help: 'xDS responses rejected by clients', labelNames: ['type'], registers }),
+      resolveSeconds: new prom.Histogram({ name: 'wasm_control_resolve_seconds', help: 'Resolve + translate + encode time', registers }),
+      triggers: new prom.Gauge({ name: 'wasm_control_triggers', help: 'HTTPTriggers by state', labelNames: ['state'], registers }),
+    };
+    const shortType = (t: string) => t.split('.').pop()!;
+    this.ads = new AdsServer({
+      onStreamChange: (open) => this.metrics.streams.set(open),
+      onPush: (type) => this.metrics.pushes.inc({ type: shortType(type) }),
+      onNack: (node, type, version, message) => {
+        this.metrics.nacks.inc({ type: shortType(type) });
+        options.log.warn({ node, type, version, message }, 'xDS client rejected a config; it is not sent again until the routing changes');
+      },
+    });
+    this.admin = http.createServer((req, res) => void this.serveAdmin(req, res));
+  }
+
+  async start(): Promise<void> {
+    this.resolve();
+    await this.options.source.start(() => this.schedule());
+    this.xdsPort = await this.ads.listen(this.options.xdsAddress);
+    const [host, port] = splitHostPort(this.options.adminAddress);
+    await new Promise<void>((resolve) => this.admin.listen(port, host, resolve));
+    this.adminPort = (this.admin.address() as { port: number }).port;
+  }
+
+  /** Stops accepting, closes every stream cleanly and the source. */
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.options.source.close();
+    await new Promise<void>((resolve) => this.admin.close(() => resolve()));
+    await this.ads.close();
+  }
+
+  /** Coalesces a burst of changes: hold off while changes keep coming, up to the maximum delay. */
+  private schedule(): void {
+    const now = Date.now();
+    if (!this.timer) this.burstStartedAt = now;
+    clearTimeout(this.timer);
+    const holdOff = this.options.holdOffMs ?? 100;
+    const maxDelay = this.options.maxDelayMs ?? 500;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.resolve();
+    }, Math.max(0, Math.min(holdOff, this.burstStartedAt + maxDelay - now)));
+  }
+
+  private resolve(): void {
+    const { log } = this.options;
+    const end = this.metrics.resolveSeconds.startTimer();
+    const objects = this.options.source.read();
+    const output = this.pipeline.run(objects);
+    const snapshot = this.builder.build(output.resources);
+    this.ads.setSnapshot(snapshot);
+    end();
+    for (const d of [...objects.diagnostics, ...output.diagnostics]) log.error(d, d.message);
+    this.metrics.triggers.set({ state: 'admitted' }, output.model.admitted.length);
+    this.metrics.triggers.set({ state: 'skipped' }, objects.triggers.length - output.model.admitted.length);
+    this.objects = objects;
+    this.output = output;
+    log.info({ triggers: output.model.admitted.length, version: snapshot.version }, 'routing updated');
+    this.options.onResolved?.(objects, output, snapshot);
+  }
+
+  private async serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const json = (body: unknown, status = 200) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body, null, 2)}\n`);
+    };
+    const snapshot = this.ads.currentSnapshot();
+    switch (req.url) {
+      case '/healthz':
+        return json({ status: 'ok' });
+      case '/readyz':
+        return snapshot ? json({ status: 'ready', version: snapshot.version }) : json({ status: 'starting' }, 503);
+      case '/metrics':
+        res.writeHead(200, { 'content-type': this.registry.contentType });
+        return void res.end(await this.registry.metrics());
+      case '/debug/config_dump':
+        return json({
+          resources: this.output ? resourceList(this.output.resources) : [],
+          diagnostics: [...(this.objects?.diagnostics ?? []), ...(this.output?.diagnostics ?? [])],
+        });
+      case '/debug/routes': {
+        const model = this.output?.model;
+        const endpoints = new Map(model?.clusters.map((c) => [c.name, c.endpoints.map((e) => `${e.address}:${e.port}`)]));
+        return json(
+          (model?.virtualHosts ?? []).flatMap((vh) =>
+            vh.routes.map((r) => ({ host: vh.host, path: r.match.path, type: r.match.type, trigger: r.trigger.key, endpoints: endpoints.get(r.cluster) ?? [] })),
+          ),
+        );
+      }
+      case '/debug/clients':
+        return json(this.ads.clients());
+      default:
+        return json({ error: 'not found' }, 404);
+    }
+  }
+}
+
+export function splitHostPort(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  if (at < 0 || !/^\d+$/.test(address.slice(at + 1))) throw new Error(`"${address}" is not host:port`);
+  return [address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(at + 1))];
+}
