@@ -9,7 +9,7 @@ import { classifyObjects, emptyManifestObjects, loadManifests } from '../control
 import { envoyMatch, re2 } from './support/envoy-match';
 import { host, jsonCopy, routeConfig, runTriggers, trigger, workload } from './support/fixtures';
 import { specMatch, type RuleSet } from './support/k8s-match';
-import { pgvViolations } from './support/pgv';
+import { pgvViolations, scalarRules } from './support/pgv';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -467,6 +467,23 @@ describe('PGV checker (test support)', () => {
       pgvViolations({ '@type': TypeUrl.ClusterLoadAssignment }).map((v) => v.rule),
       ['string.min_len'],
     );
+  });
+
+  it('applies the string and number rules it models, as PGV defines them', () => {
+    const rules = (kind: string, r: Record<string, unknown>, value: unknown) => scalarRules(kind, r, value, undefined, 'f').map((v) => v.rule);
+    assert.deepEqual(rules('string', { prefix: '/' }, 'x'), ['string.prefix']);
+    assert.deepEqual(rules('string', { prefix: '/' }, '/x'), []);
+    assert.deepEqual(rules('string', { min_bytes: 3 }, 'é'), ['string.min_bytes']);
+    assert.deepEqual(rules('string', { max_len: 1 }, 'é'), [], 'max_len counts characters, not bytes');
+    assert.deepEqual(rules('string', { min_len: 1, ignore_empty: true }, ''), []);
+    assert.deepEqual(rules('string', { well_known_regex: 'HTTP_HEADER_NAME' }, 'x y'), ['string.well_known_regex']);
+    assert.deepEqual(rules('string', { well_known_regex: 'HTTP_HEADER_NAME', strict: false }, 'x y'), []);
+    assert.deepEqual(rules('string', { well_known_regex: 'HTTP_HEADER_VALUE' }, 'a\u0001'), ['string.well_known_regex']);
+    assert.deepEqual(rules('string', { pattern: '^[^?#]+[^?#/]$' }, '/a/'), ['string.pattern']);
+    assert.deepEqual(rules('uint32', { gt: 0, lte: 10 }, 0), ['uint32.gt']);
+    assert.deepEqual(rules('uint32', { gt: 0, lte: 10 }, 11), ['uint32.lte']);
+    assert.deepEqual(rules('uint32', { gt: 0, lte: 10 }, 5), []);
+    assert.deepEqual(rules('string', { hostname: true }, 'x'), ['string.hostname'], 'an unmodelled rule is reported, not ignored');
   });
 
   it('catches an undefined enum value', () => {
