@@ -195,6 +195,24 @@ function compareAdmissionOrder(a: ValidTrigger, b: ValidTrigger): number {
   return compareStrings(a.key, b.key) || compareStrings(JSON.stringify(a.source), JSON.stringify(b.source));
 }
 
+/**
+ * Every (host, path, pathType) claimed by more than one trigger, with all the
+ * claimants: what can be reported before the triggers exist (and so before
+ * "oldest wins" can decide).
+ */
+export function routeClaimCollisions(triggers: readonly ValidTrigger[]): { host: string; match: ValidPath; triggers: string[] }[] {
+  const claims = new Map<string, { host: string; match: ValidPath; triggers: string[] }>();
+  for (const t of triggers) {
+    for (const p of t.paths) {
+      const key = claimKey(t.host, p);
+      const claim = claims.get(key) ?? { host: t.host, match: p, triggers: [] };
+      claim.triggers.push(t.key);
+      claims.set(key, claim);
+    }
+  }
+  return [...claims.values()].filter((c) => c.triggers.length > 1);
+}
+
 function claimKey(host: string, p: ValidPath): string {
   return `${host} ${p.type} ${p.path}`;
 }
