@@ -51,6 +51,14 @@ export type TriggerCheck = { ok: true; trigger: ValidTrigger } | { ok: false; di
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** A user-supplied value for a message; never throws (unlike String() on some objects). */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return `(${Array.isArray(value) ? 'an array' : `a value of type ${typeof value}`})`;
+}
 
 /** Checks a host as in Kubernetes IngressRule.host; returns problems (empty when valid). */
 export function hostProblems(host: string): string[] {
@@ -94,7 +102,7 @@ export function metadataProblems(namespace: unknown, name: string): string[] {
   }
   if (namespace !== undefined && (typeof namespace !== 'string' || namespace.length > 63 || !DNS_LABEL.test(namespace))) {
     problems.push(
-      `metadata.namespace ${JSON.stringify(namespace)} is not a valid namespace: use at most 63 lower-case letters, digits and "-", starting and ending with a letter or digit`,
+      `metadata.namespace ${show(namespace)} is not a valid namespace: use at most 63 lower-case letters, digits and "-", starting and ending with a letter or digit`,
     );
   }
   return problems;
@@ -181,8 +189,12 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
   paths.forEach((p, i) => problems.push(...pathProblems(p.path, i)));
   const timeout = spec.timeout === undefined ? DEFAULT_TIMEOUT : parseGoDuration(spec.timeout);
   if ('error' in timeout) problems.push(`timeout: ${timeout.error}`);
-  const createdAt = metadata.creationTimestamp === undefined ? Number.POSITIVE_INFINITY : Date.parse(metadata.creationTimestamp);
-  if (Number.isNaN(createdAt)) problems.push(`metadata.creationTimestamp "${metadata.creationTimestamp}" is not an RFC 3339 time`);
+  // Not typed by the schema: anything can arrive here, including objects that
+  // cannot be turned into a string; Date.parse alone also takes "5" or "Jan 1".
+  const created: unknown = metadata.creationTimestamp;
+  const createdAt =
+    created === undefined ? Number.POSITIVE_INFINITY : typeof created === 'string' && RFC3339.test(created) ? Date.parse(created) : Number.NaN;
+  if (Number.isNaN(createdAt)) problems.push(`metadata.creationTimestamp ${show(created)} is not an RFC 3339 time`);
   if (problems.length > 0) return fail('Invalid', problems);
   const unsupported = paths.filter((p) => p.pathType !== 'Exact' && p.pathType !== 'Prefix');
   if (unsupported.length > 0) {
