@@ -111,7 +111,10 @@ describe('api: structural checks (each invalid trigger → exactly one Invalid d
     ['a name longer than 253 characters', trigger('a'.repeat(254)), /metadata\.name "a+" is not a valid Kubernetes name/],
     ['a namespace that is not a DNS label', trigger('t', { namespace: 'my.team' }), /metadata\.namespace "my\.team" is not a valid namespace/],
     ['a namespace that is a number', { ...trigger('t'), metadata: { name: 't', namespace: 5 } }, /metadata\.namespace 5 is not a valid namespace/],
-    ['a creationTimestamp that is not a time', trigger('t', { created: 'yesterday' }), /creationTimestamp "yesterday"/],
+    ['a creationTimestamp that is not a time', trigger('t', { created: 'yesterday' }), /creationTimestamp "yesterday" is not an RFC 3339 time/],
+    ['a creationTimestamp Date.parse would read but RFC 3339 does not allow', trigger('t', { created: '5' }), /creationTimestamp "5" is not an RFC 3339 time/],
+    ['a creationTimestamp that is a number', { ...trigger('t'), metadata: { name: 't', creationTimestamp: 1700000000 } }, /creationTimestamp 1700000000 is not/],
+    ['a creationTimestamp object that cannot become a string', { ...trigger('t'), metadata: { name: 't', creationTimestamp: Object.create(null) } }, /creationTimestamp .* is not an RFC 3339 time/],
     [
       'a volume mount without its volume',
       withSpec((s) => (s.template.spec.components[0].localResources = { volumeMounts: [{ name: 'data', mountPath: '/data' }] })),

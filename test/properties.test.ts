@@ -241,7 +241,7 @@ describe('properties of the routing core', () => {
       fc.constantFrom('x'.repeat(5000), '/'.repeat(300), `/${'a'.repeat(2000)}`, 'a\nb', 'tab\there', '*', '', ' ', '\u0000'),
       fc.array(fc.oneof(fc.string({ maxLength: 5 }), fc.integer()), { maxLength: 3 }),
       fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
-      fc.constantFrom([], {}, [[]], [{ path: '/', pathType: 'Prefix' }], { path: '/' }),
+      fc.constantFrom([], {}, [[]], [{ path: '/', pathType: 'Prefix' }], { path: '/' }, Object.create(null), 10n),
     );
     const fieldPaths = [
       [],
