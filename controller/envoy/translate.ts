@@ -32,7 +32,28 @@ export interface EnvoyResources {
   routeConfigurations: ProtoJson[];
 }
 
-const ADS_CONFIG_SOURCE = { ads: {}, resource_api_version: 'V3' };
+/** Deep-frozen: shared constants are encoded once (see wire.ts) and must never change. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const ADS_CONFIG_SOURCE = deepFreeze({ ads: {}, resource_api_version: 'V3' });
+const EDS_CLUSTER_CONFIG = deepFreeze({ eds_config: ADS_CONFIG_SOURCE });
+// Eject a host after consecutive gateway errors (502/503/504: the host, not the
+// workload, failing); a workload's own 500s say nothing about the host.
+const OUTLIER_DETECTION = deepFreeze({
+  consecutive_5xx: 5,
+  enforcing_consecutive_5xx: 0,
+  consecutive_gateway_failure: 5,
+  enforcing_consecutive_gateway_failure: 100,
+  interval: '10s',
+  base_ejection_time: '30s',
+  max_ejection_percent: 50,
+});
 const ROUTER_FILTER = {
   name: 'envoy.filters.http.router',
   typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
@@ -72,7 +93,8 @@ export function httpConnectionManager(statPrefix: string, withAccessLog: boolean
 
 export class Translator {
   private readonly virtualHosts = new WeakMap<VirtualHostModel, ProtoJson>();
-  private readonly clusters = new WeakMap<ClusterModel, { cluster: ProtoJson; assignment: ProtoJson }>();
+  /** By cluster name: a cluster depends on its name only, an assignment on its endpoints too. */
+  private clusters = new Map<string, { cluster: ProtoJson; endpoints: ClusterModel['endpoints']; assignment: ProtoJson }>();
   private listener?: ProtoJson;
 
   constructor(private readonly options: TranslateOptions = {}) {}
@@ -80,9 +102,16 @@ export class Translator {
   translate(model: RoutingModel): EnvoyResources {
     const clusters: ProtoJson[] = [];
     const clusterLoadAssignments: ProtoJson[] = [];
-    for (const model_ of model.clusters) {
-      let built = this.clusters.get(model_);
-      if (!built) this.clusters.set(model_, (built = { cluster: cluster(model_), assignment: clusterLoadAssignment(model_) }));
+    const previous = this.clusters;
+    this.clusters = new Map();
+    for (const c of model.clusters) {
+      const before = previous.get(c.name);
+      const built = {
+        cluster: before?.cluster ?? cluster(c),
+        endpoints: c.endpoints,
+        assignment: before && sameEndpoints(before.endpoints, c.endpoints) ? before.assignment : clusterLoadAssignment(c),
+      };
+      this.clusters.set(c.name, built);
       clusters.push(built.cluster);
       clusterLoadAssignments.push(built.assignment);
     }
@@ -129,8 +158,13 @@ function virtualHost(vh: VirtualHostModel): ProtoJson {
   // Envoy's `*.x` matches any number of labels; Kubernetes allows exactly one.
   const authority = vh.wildcard ? [wildcardAuthorityMatcher(vh.host)] : undefined;
   const routes: ProtoJson[] = [];
+  const shared = new Map<RouteModel['trigger'], { route: object; metadata: object }>();
   for (const r of vh.routes) {
-    for (const match of envoyMatches(r, exactPaths)) routes.push(route(r, authority ? { ...match, headers: authority } : match));
+    let parts = shared.get(r.trigger);
+    if (!parts) shared.set(r.trigger, (parts = routeParts(r)));
+    for (const match of envoyMatches(r, exactPaths)) {
+      routes.push({ match: authority ? { ...match, headers: authority } : match, route: parts.route, metadata: parts.metadata });
+    }
   }
   return { name: vh.host, domains: [vh.host], routes };
 }
@@ -153,12 +187,14 @@ function wildcardAuthorityMatcher(host: string): ProtoJson {
   return { name: ':authority', string_match: { safe_regex: { regex: `(?i)^[^.:]+${suffix}(:[0-9]+)?$` } } };
 }
 
-function route(r: RouteModel, match: ProtoJson): ProtoJson {
+/**
+ * A trigger's route action and metadata, frozen and shared by all its routes.
+ * No route name: with metadata naming the trigger it would only add ~15 bytes
+ * to each of tens of thousands of routes (the table must stay under gRPC's 4 MiB).
+ */
+function routeParts(r: RouteModel): { route: object; metadata: object } {
   const trigger = r.trigger;
-  // No route name: with metadata naming the trigger it would only add ~15 bytes
-  // to each of tens of thousands of routes (the table must stay under gRPC's 4 MiB).
-  return {
-    match,
+  return deepFreeze({
     route: {
       cluster: r.cluster,
       host_rewrite_literal: trigger.upstreamHost,
@@ -166,7 +202,7 @@ function route(r: RouteModel, match: ProtoJson): ProtoJson {
       append_x_forwarded_host: true,
     },
     metadata: { filter_metadata: { [METADATA_NAMESPACE]: { trigger: trigger.key } } },
-  };
+  });
 }
 
 function cluster(c: ClusterModel): ProtoJson {
@@ -174,19 +210,9 @@ function cluster(c: ClusterModel): ProtoJson {
     '@type': TypeUrl.Cluster,
     name: c.name,
     type: 'EDS',
-    eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
+    eds_cluster_config: EDS_CLUSTER_CONFIG,
     connect_timeout: '5s',
-    // Eject a host after consecutive gateway errors (502/503/504: the host, not the
-    // workload, failing); a workload's own 500s say nothing about the host.
-    outlier_detection: {
-      consecutive_5xx: 5,
-      enforcing_consecutive_5xx: 0,
-      consecutive_gateway_failure: 5,
-      enforcing_consecutive_gateway_failure: 100,
-      interval: '10s',
-      base_ejection_time: '30s',
-      max_ejection_percent: 50,
-    },
+    outlier_detection: OUTLIER_DETECTION,
   };
 }
 
@@ -204,6 +230,10 @@ function clusterLoadAssignment(c: ClusterModel): ProtoJson {
     ];
   }
   return assignment;
+}
+
+function sameEndpoints(a: ClusterModel['endpoints'], b: ClusterModel['endpoints']): boolean {
+  return a === b || (a.length === b.length && a.every((e, i) => e.address === b[i].address && e.port === b[i].port));
 }
 
 function durationJson(d: Duration): string {

@@ -347,9 +347,33 @@ function writeKey(w: WireWriter, codec: MessageCodec, key: string, value: unknow
   }
 }
 
+/**
+ * Encodings of frozen message objects. The translator shares one frozen object
+ * wherever the same sub-message repeats (a trigger's route action and metadata
+ * across its routes, every cluster's EDS and outlier settings), so it is
+ * encoded once and then copied.
+ */
+const frozenEncodings = new WeakMap<object, { codec: MessageCodec; bytes: Uint8Array }>();
+
+function frozenEncoding(codec: MessageCodec, value: object, where: string): Uint8Array {
+  const cached = frozenEncodings.get(value);
+  if (cached?.codec === codec) return cached.bytes;
+  const w = new WireWriter(256);
+  writeMessageBody(w, codec, value, where);
+  const bytes = w.finish();
+  frozenEncodings.set(value, { codec, bytes });
+  return bytes;
+}
+
 function writeField(w: WireWriter, field: FieldCodec, value: unknown, where: string): void {
   switch (field.kind) {
     case 'message': {
+      if (typeof value === 'object' && value !== null && Object.isFrozen(value)) {
+        const bytes = frozenEncoding(field.message!, value, where);
+        w.tag(field.number, WIRE_LEN);
+        w.bytes(bytes);
+        return;
+      }
       w.tag(field.number, WIRE_LEN);
       const mark = w.beginLength();
       writeMessageBody(w, field.message!, value, where);

@@ -19,7 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
 import { httpConnectionManager } from '../envoy/translate';
 import { encodeMessage, WireWriter } from '../envoy/wire';
-import { anyBytes, contentVersion, EncodedResource, responseBody, TYPE_ORDER, type Snapshot, type TypeSnapshot } from './snapshot';
+import { contentVersion, EncodedResource, responseBody, TYPE_ORDER, type Snapshot, type TypeSnapshot } from './snapshot';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -124,7 +124,7 @@ export class AdsServer {
         api_listener: { api_listener: httpConnectionManager(name, false) },
       };
       const { '@type': _t, ...fields } = json;
-      listener = new EncodedResource(name, TypeUrl.Listener, anyBytes(TypeUrl.Listener, encodeMessage(messageType(TypeUrl.Listener), fields)), json);
+      listener = EncodedResource.fromMessage(name, TypeUrl.Listener, encodeMessage(messageType(TypeUrl.Listener), fields), json);
       this.apiListeners.set(name, listener);
     }
     return listener;

@@ -1,14 +1,15 @@
 /**
  * Immutable, versioned snapshots of encoded Envoy resources, shared by every xDS
  * stream. Each resource is encoded once per content (cached by the identity of
- * the translator's objects; the RouteConfiguration is concatenated from cached
- * per-virtual-host encodings), and its version is a hash of its bytes, so a
- * restarted controller serves the same versions and Envoy does not churn.
+ * the translator's objects), straight into its type's response body; a type
+ * whose resources did not change keeps its body and version from the previous
+ * snapshot. Versions are hashes of content, so a restarted controller serves the
+ * same versions and Envoy does not churn.
  */
 import { hash } from 'node:crypto';
 import type { EnvoyResources } from '../envoy/translate';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
-import { encodeMessage, varintSize, WireWriter } from '../envoy/wire';
+import { WireWriter, writeMessage } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
 export class EncodedResource {
@@ -17,11 +18,26 @@ export class EncodedResource {
   constructor(
     readonly name: string,
     readonly typeUrl: ResourceTypeUrl,
-    /** The resource as a google.protobuf.Any message (type_url + value). */
-    readonly any: Uint8Array,
+    /** The resource as a DiscoveryResponse `resources` entry: field tag, length, then the Any. */
+    readonly entry: Uint8Array,
+    private readonly anyOffset: number,
     /** The proto3 JSON the resource was encoded from (for the debug endpoints). */
     readonly json: ProtoJson,
   ) {}
+
+  /** A resource encoded on its own (not as part of a snapshot body). */
+  static fromMessage(name: string, typeUrl: ResourceTypeUrl, value: Uint8Array, json: ProtoJson): EncodedResource {
+    const any = anyBytes(typeUrl, value);
+    const w = new WireWriter(any.length + 8);
+    w.tag(RESOURCES_FIELD, 2);
+    w.bytes(any);
+    return new EncodedResource(name, typeUrl, w.finish(), w.pos - any.length, json);
+  }
+
+  /** The resource as a google.protobuf.Any message (type_url + value). */
+  get any(): Uint8Array {
+    return this.entry.subarray(this.anyOffset);
+  }
 
   /** Content hash of the encoded resource (delta xDS's per-resource version), computed on first use. */
   get version(): string {
@@ -50,36 +66,64 @@ export interface Snapshot {
   types: ReadonlyMap<ResourceTypeUrl, TypeSnapshot>;
 }
 
+const RESOURCES_FIELD = 2; // DiscoveryResponse.resources
+const VIRTUAL_HOSTS_FIELD = 2; // RouteConfiguration.virtual_hosts
+
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
   private encoded = new WeakMap<object, EncodedResource>();
+  /** Each virtual host's bytes, as a view into the RouteConfiguration that holds it now. */
   private virtualHosts = new WeakMap<object, Uint8Array>();
-  private readonly writer = new WireWriter();
+  private previous = new Map<ResourceTypeUrl, { list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
+  /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
   build(resources: EnvoyResources, extraListeners: readonly ProtoJson[] = []): Snapshot {
     const types = new Map<ResourceTypeUrl, TypeSnapshot>();
-    const add = (typeUrl: ResourceTypeUrl, list: readonly ProtoJson[], encode: (json: ProtoJson) => EncodedResource) => {
-      const byName = new Map<string, EncodedResource>();
-      for (const json of list) {
-        let resource = this.encoded.get(json);
-        if (!resource) this.encoded.set(json, (resource = encode(json)));
-        byName.set(resource.name, resource);
-      }
-      const sorted = new Map([...byName].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
-      const body = responseBody(sorted.values());
-      types.set(typeUrl, { resources: sorted, body, version: contentVersion(body) });
-    };
-    add(TypeUrl.Cluster, resources.clusters, (json) => this.encodeGeneric(TypeUrl.Cluster, json));
-    add(TypeUrl.ClusterLoadAssignment, resources.clusterLoadAssignments, (json) => this.encodeGeneric(TypeUrl.ClusterLoadAssignment, json));
-    add(TypeUrl.Listener, [...resources.listeners, ...extraListeners], (json) => this.encodeGeneric(TypeUrl.Listener, json));
-    add(TypeUrl.RouteConfiguration, resources.routeConfigurations, (json) => this.encodeRouteConfiguration(json));
+    types.set(TypeUrl.Cluster, this.typeSnapshot(TypeUrl.Cluster, resources.clusters));
+    types.set(TypeUrl.ClusterLoadAssignment, this.typeSnapshot(TypeUrl.ClusterLoadAssignment, resources.clusterLoadAssignments));
+    types.set(TypeUrl.Listener, this.typeSnapshot(TypeUrl.Listener, [...resources.listeners, ...extraListeners]));
+    types.set(TypeUrl.RouteConfiguration, this.typeSnapshot(TypeUrl.RouteConfiguration, resources.routeConfigurations));
     return { version: contentVersion(TYPE_ORDER.map((t) => types.get(t)!.version).join('\n')), types };
   }
 
-  private encodeGeneric(typeUrl: ResourceTypeUrl, json: ProtoJson): EncodedResource {
-    const { '@type': _type, ...fields } = json;
-    const value = encodeMessage(messageType(typeUrl), fields);
-    return new EncodedResource(String(json.name ?? json.cluster_name), typeUrl, anyBytes(typeUrl, value), json);
+  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly ProtoJson[]): TypeSnapshot {
+    const writer = new WireWriter(Math.max(1024, list.length * 160));
+    const fresh: { json: ProtoJson; start: number; end: number }[] = [];
+    const slots: (EncodedResource | number)[] = [];
+    for (const json of list) {
+      const known = this.encoded.get(json);
+      if (known) {
+        slots.push(known);
+        continue;
+      }
+      const start = writer.pos;
+      writer.tag(RESOURCES_FIELD, 2);
+      const mark = writer.beginLength();
+      if (typeUrl === TypeUrl.RouteConfiguration) this.writeRouteConfigurationAny(writer, json);
+      else writeAny(writer, typeUrl, json);
+      writer.endLength(mark);
+      slots.push(fresh.length);
+      fresh.push({ json, start, end: writer.pos });
+    }
+    // Views are taken only now: the writer's buffer may have been reallocated while growing.
+    const buffer = writer.buf;
+    const encoded = slots.map((slot) => {
+      if (typeof slot !== 'number') return slot;
+      const { json, start, end } = fresh[slot];
+      const entry = buffer.subarray(start, end);
+      const resource = new EncodedResource(resourceName(json), typeUrl, entry, 1 + readVarint(entry, 1).size, json);
+      if (typeUrl === TypeUrl.RouteConfiguration) this.rememberVirtualHosts(json, resource.any);
+      this.encoded.set(json, resource);
+      return resource;
+    });
+    const before = this.previous.get(typeUrl);
+    if (before && before.list.length === encoded.length && before.list.every((r, i) => r === encoded[i])) return before.snapshot;
+    const body = fresh.length === encoded.length ? buffer.subarray(0, writer.pos) : Buffer.concat(encoded.map((r) => r.entry));
+    const byName = new Map<string, EncodedResource>();
+    for (const r of encoded) byName.set(r.name, r);
+    const snapshot = { resources: byName, body, version: contentVersion(body) };
+    this.previous.set(typeUrl, { list: encoded, snapshot });
+    return snapshot;
   }
 
   /**
@@ -87,57 +131,107 @@ export class SnapshotBuilder {
    * encodings (a repeated field is the concatenation of its elements), so one
    * changed trigger re-encodes one virtual host, not the whole table.
    */
-  private encodeRouteConfiguration(json: ProtoJson): EncodedResource {
+  private writeRouteConfigurationAny(w: WireWriter, json: ProtoJson): void {
     const { '@type': _type, virtual_hosts: virtualHosts = [], ...rest } = json as ProtoJson & { virtual_hosts?: ProtoJson[] };
     const vhostType = messageType('envoy.config.route.v3.VirtualHost');
-    const parts = virtualHosts.map((vh) => {
-      let part = this.virtualHosts.get(vh);
-      if (!part) this.virtualHosts.set(vh, (part = encodeMessage(vhostType, vh)));
-      return part;
-    });
-    const head = encodeMessage(messageType(TypeUrl.RouteConfiguration), rest);
-    let size = head.length;
-    for (const p of parts) size += 1 + varintSize(p.length) + p.length;
-    const w = this.writer;
-    w.reset();
-    w.buf = w.buf.length >= size ? w.buf : Buffer.allocUnsafe(size);
-    w.buf.set(head, 0);
-    w.pos = head.length;
-    for (const p of parts) {
-      w.tag(2, 2); // RouteConfiguration.virtual_hosts
-      w.bytes(p);
-    }
-    return new EncodedResource(String(json.name), TypeUrl.RouteConfiguration, anyBytes(TypeUrl.RouteConfiguration, w.finish()), json);
-  }
-}
-
-/** A content hash as a version: equal content gives equal versions across restarts. */
-export function contentVersion(content: string | Uint8Array): string {
-  return hash('sha1', content, 'base64url').slice(0, 16);
-}
-
-/** DiscoveryResponse.resources entries (field 2, repeated Any), concatenated. */
-export function responseBody(resources: Iterable<EncodedResource>): Uint8Array {
-  const list = [...resources];
-  let size = 0;
-  for (const r of list) size += 1 + varintSize(r.any.length) + r.any.length;
-  const w = new WireWriter(size);
-  for (const r of list) {
+    w.tag(1, 2);
+    w.string(TypeUrl.RouteConfiguration);
     w.tag(2, 2);
-    w.bytes(r.any);
+    const valueMark = w.beginLength();
+    writeMessage(w, messageType(TypeUrl.RouteConfiguration), rest);
+    for (const vh of virtualHosts) {
+      w.tag(VIRTUAL_HOSTS_FIELD, 2);
+      const cached = this.virtualHosts.get(vh);
+      if (cached) {
+        w.bytes(cached);
+      } else {
+        const mark = w.beginLength();
+        writeMessage(w, vhostType, vh);
+        w.endLength(mark);
+      }
+    }
+    w.endLength(valueMark);
   }
-  return w.buf.subarray(0, w.pos);
+
+  /**
+   * Points each virtual host's cached bytes at its place in the newest
+   * RouteConfiguration, so older tables can be freed.
+   */
+  private rememberVirtualHosts(json: ProtoJson, any: Uint8Array): void {
+    const virtualHosts = (json.virtual_hosts as object[] | undefined) ?? [];
+    const value = lengthDelimitedFields(any).get(2)![0]; // Any.value
+    const views = lengthDelimitedFields(value).get(VIRTUAL_HOSTS_FIELD) ?? [];
+    virtualHosts.forEach((vh, i) => this.virtualHosts.set(vh, views[i]));
+  }
 }
 
-const anyWriter = new WireWriter();
+function resourceName(json: ProtoJson): string {
+  return String(json.name ?? json.cluster_name);
+}
+
+/** Writes a google.protobuf.Any holding the message given in proto3 JSON (with its `@type`). */
+function writeAny(w: WireWriter, typeUrl: ResourceTypeUrl, json: ProtoJson): void {
+  const { '@type': _type, ...fields } = json;
+  w.tag(1, 2);
+  w.string(typeUrl);
+  w.tag(2, 2);
+  const mark = w.beginLength();
+  writeMessage(w, messageType(typeUrl), fields);
+  w.endLength(mark);
+}
 
 /** A google.protobuf.Any holding an encoded message. */
-export function anyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
-  const w = anyWriter;
-  w.reset();
+function anyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
+  const w = new WireWriter(typeUrl.length + value.length + 16);
   w.tag(1, 2);
   w.string(typeUrl);
   w.tag(2, 2);
   w.bytes(value);
   return w.finish();
+}
+
+function readVarint(bytes: Uint8Array, at: number): { value: number; size: number } {
+  let value = 0;
+  let multiplier = 1;
+  let size = 0;
+  for (;;) {
+    const b = bytes[at + size++];
+    value += (b & 0x7f) * multiplier;
+    if (b < 0x80) return { value, size };
+    multiplier *= 128;
+  }
+}
+
+/** The length-delimited fields of a message, by field number, as views (other wire types skipped). */
+function lengthDelimitedFields(message: Uint8Array): Map<number, Uint8Array[]> {
+  const fields = new Map<number, Uint8Array[]>();
+  let at = 0;
+  while (at < message.length) {
+    const key = readVarint(message, at);
+    at += key.size;
+    const wire = key.value & 7;
+    if (wire === 2) {
+      const length = readVarint(message, at);
+      at += length.size;
+      const list = fields.get(Math.floor(key.value / 8)) ?? [];
+      list.push(message.subarray(at, at + length.value));
+      fields.set(Math.floor(key.value / 8), list);
+      at += length.value;
+    } else if (wire === 0) {
+      at += readVarint(message, at).size;
+    } else {
+      at += wire === 1 ? 8 : 4;
+    }
+  }
+  return fields;
+}
+
+/** A content hash as a version: equal content gives equal versions across restarts. */
+export function contentVersion(content: string | Uint8Array): string {
+  return hash('sha256', content, 'base64url').slice(0, 16);
+}
+
+/** DiscoveryResponse.resources entries, concatenated. */
+export function responseBody(resources: Iterable<EncodedResource>): Uint8Array {
+  return Buffer.concat([...resources].map((r) => r.entry));
 }
