@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { httpTriggerCrd } from '../controller/api/schema';
 import { ControlPlaneArgs, IngressProvider, ServiceType } from './args';
 import { keepGeneratedSecrets, mergeValues } from './chart-values';
+import { registerControlPlane } from './control-plane-registry';
 import * as controller from './controller-objects';
 import * as edge from './edge';
 import * as envoy from './envoy-objects';
@@ -80,10 +81,11 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   });
 
   // The CRD comes from the controller's YAML, the one schema the API server, controller and this component share.
-  new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-httptriggers-crd`, httpTriggerCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, clusterScoped);
+  const crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-httptriggers-crd`, httpTriggerCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, clusterScoped);
 
+  let runtime: pulumi.Resource | undefined;
   if (s.runtime.enabled) {
-    new k8s.helm.v4.Chart(
+    runtime = new k8s.helm.v4.Chart(
       `${name}-runtime`,
       {
         chart: RUNTIME_CHART,
@@ -141,8 +143,9 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   }
 
   const routes = edge.edgeRoutes(s);
+  let traefik: pulumi.Resource | undefined;
   if (s.ingress.enabled && s.ingress.provider === IngressProvider.Traefik) {
-    const traefik = new k8s.helm.v4.Chart(
+    traefik = new k8s.helm.v4.Chart(
       `${name}-traefik`,
       {
         chart: 'traefik',
@@ -166,6 +169,9 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
       new k8s.apiextensions.CustomResource(`${name}-virtualservice-${route.name}`, edge.istioVirtualService(s, route), after(istioInstalled));
     }
   }
+
+  // The workload components order themselves after these and read the settings (see control-plane-registry.ts).
+  registerControlPlane(parent, { settings: s, crd, runtime, traefik });
 
   const edgeEntryPoints =
     !s.ingress.enabled && s.envoy.service.type === ServiceType.LoadBalancer

@@ -7,3 +7,7 @@ export { ControlPlane } from './control-plane';
 export * from './args';
 export { ControlPlaneArgumentError } from './settings';
 export { hostnameProblem } from './hostname';
+export { HttpTrigger } from './http-trigger';
+export { WorkloadDeployment } from './workload-deployment';
+export { HostGroup, STANDARD_HOST_INTERFACES, WEBGPU_INTERFACE } from './host-group';
+export * from './workload-args';
