@@ -62,8 +62,13 @@ export class Controller {
   }
 
   async start(): Promise<void> {
-    this.resolve();
     await this.options.source.start(() => this.schedule());
+    // Resolve once the source has its objects (the Kubernetes source lists every kind
+    // first), so no client is ever served a partial table; this covers any change
+    // reported while starting.
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.resolve();
     this.xdsPort = await this.ads.listen(this.options.xdsAddress);
     const [host, port] = splitHostPort(this.options.adminAddress);
     await new Promise<void>((resolve) => this.admin.listen(port, host, resolve));
