@@ -163,10 +163,11 @@ export function planHostGroup(name: string, args: HostGroupArgs): HostGroupPlan 
   if (args.gpusPerHost !== undefined && !gpu) problems.push('gpusPerHost is set but gpu is not: set gpu: true or remove gpusPerHost');
   const gpus = args.gpusPerHost ?? HOST_GROUP_DEFAULTS.gpusPerHost;
   if (!Number.isInteger(gpus) || gpus < 1) problems.push(`gpusPerHost ${JSON.stringify(gpus)} must be a whole number, 1 or more`);
-  const extra = args.extraInterfaces ?? [];
-  if (!Array.isArray(extra) || extra.some((i) => typeof i?.namespace !== 'string' || typeof i.package !== 'string' || !Array.isArray(i.interfaces))) {
-    problems.push('extraInterfaces must be a list of { namespace, package, version?, interfaces }');
-  }
+  const extraArg: unknown = args.extraInterfaces ?? [];
+  const extraValid =
+    Array.isArray(extraArg) && extraArg.every((i) => typeof i?.namespace === 'string' && typeof i.package === 'string' && Array.isArray(i.interfaces));
+  if (!extraValid) problems.push('extraInterfaces must be a list of { namespace, package, version?, interfaces }');
+  const extra = extraValid ? (extraArg as AdvertisedInterfaceArgs[]) : [];
 
   // Merged rather than assigned: mergeValues copies the nested objects, so the defaults stay untouched.
   const resources =
@@ -205,7 +206,7 @@ export function planHostGroup(name: string, args: HostGroupArgs): HostGroupPlan 
     namespace,
     chartVersion: args.chartVersion ?? cp?.settings.runtime.chartVersion ?? HOST_GROUP_DEFAULTS.chartVersion,
     values,
-    advertised: [...STANDARD_HOST_INTERFACES.map(copyInterface), ...(gpu ? [copyInterface(WEBGPU_INTERFACE)] : []), ...(Array.isArray(extra) ? extra.map(copyInterface) : [])],
+    advertised: [...STANDARD_HOST_INTERFACES.map(copyInterface), ...(gpu ? [copyInterface(WEBGPU_INTERFACE)] : []), ...extra.map(copyInterface)],
     scheduling: scheduling.nodeSelector || scheduling.tolerations ? scheduling : undefined,
     runtime: cp?.runtime,
     problems,

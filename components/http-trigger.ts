@@ -86,7 +86,7 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
   const selector = hostSelectorOf(args.hostGroup, args.hostSelector);
   if (selector.problem) problems.push(selector.problem);
   if (Array.isArray(args.hostInterfaces)) {
-    const http = args.hostInterfaces.find((i) => i?.namespace === 'wasi' && i.package === 'http' && i.interfaces?.includes('incoming-handler'));
+    const http = args.hostInterfaces.find((i) => i?.namespace === 'wasi' && i.package === 'http' && Array.isArray(i.interfaces) && i.interfaces.includes('incoming-handler'));
     if (http) problems.push('hostInterfaces: wasi:http/incoming-handler is wired by the trigger itself; remove it from hostInterfaces');
   }
 

@@ -85,7 +85,11 @@ export function hostSelectorOf(
  */
 export function placementProblem(declared: unknown, hostGroup: HostGroupReference | undefined): string | undefined {
   if (!hostGroup || !Array.isArray(declared)) return undefined;
-  const missing = missingInterfaces(declared as HostInterface[], hostGroup.advertisedInterfaces);
+  // Malformed entries are the schema check's to report.
+  const wellFormed = declared.filter(
+    (i): i is HostInterface => typeof i?.namespace === 'string' && typeof i.package === 'string' && Array.isArray(i.interfaces),
+  );
+  const missing = missingInterfaces(wellFormed, hostGroup.advertisedInterfaces);
   if (missing.length === 0) return undefined;
   return `placement: host group "${hostGroup.groupName}" (${HOST_GROUP_LABEL}=${hostGroup.groupName}) does not advertise ${missing
     .map(formatInterface)

@@ -190,6 +190,11 @@ describe('HttpTrigger (Pulumi mocks)', () => {
       assert.match(e.message, /does not advertise wasi:otel\/tracing, which hostInterfaces declares.*remove the interfaces the components do not import/);
     });
 
+    it('leaves a malformed interface to the schema check instead of crashing the placement check', async () => {
+      const e = await failure(() => new HttpTrigger('hello', loose({ hostGroup: new HostGroup('general', {}), hostInterfaces: [{ namespace: 'wasi', package: 'logging' }] })));
+      assert.match(e.message, /spec\.template\.spec\.hostInterfaces\[0\]\.interfaces: required field is missing/);
+    });
+
     it('refuses hostGroup together with hostSelector', async () => {
       const e = await failure(() => new HttpTrigger('hello', { ...HELLO, hostGroup: new HostGroup('general', {}), hostSelector: { zone: 'a' } }));
       assert.match(e.message, /hostGroup and hostSelector are both set: hostGroup "general" already selects its hosts \(hostgroup=general\); remove hostSelector/);
