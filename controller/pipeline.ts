@@ -7,7 +7,7 @@ import type { Diagnostic } from './api/validate';
 import type { Host, Workload } from './api/types';
 import type { EnvoyResources, TranslateOptions } from './envoy/translate';
 import { Translator } from './envoy/translate';
-import { triggerEndpoints } from './resolve/endpoints';
+import { triggerEndpoints, type TriggerEndpoints } from './resolve/endpoints';
 import { Resolver, type RoutingModel } from './resolve/resolve';
 
 export interface PipelineInput {
@@ -26,21 +26,38 @@ export interface PipelineOutput {
 export class Pipeline {
   private readonly resolver = new Resolver();
   private readonly translator: Translator;
+  private endpoints?: { workloads: readonly Workload[]; hosts: readonly Host[]; result: TriggerEndpoints };
 
   constructor(options: TranslateOptions = {}) {
     this.translator = new Translator(options);
   }
 
   run(input: PipelineInput): PipelineOutput {
-    const endpoints = triggerEndpoints(input.workloads, input.hosts);
+    const endpoints = this.endpointsOf(input.workloads, input.hosts);
     const model = this.resolver.resolve({ triggers: input.triggers, endpoints: endpoints.byTrigger });
-    const admitted = new Set(model.admitted.map((t) => t.key));
+    const admitted = endpoints.diagnostics.length > 0 ? new Set(model.admitted.map((t) => t.key)) : undefined;
     return {
       model,
       resources: this.translator.translate(model),
-      diagnostics: [...model.diagnostics, ...endpoints.diagnostics.filter((d) => admitted.has(d.trigger))],
+      diagnostics: admitted ? [...model.diagnostics, ...endpoints.diagnostics.filter((d) => admitted.has(d.trigger))] : model.diagnostics,
     };
   }
+
+  private endpointsOf(workloads: readonly Workload[], hosts: readonly Host[]): TriggerEndpoints {
+    const last = this.endpoints;
+    if (last && sameObjects(last.workloads, workloads) && sameObjects(last.hosts, hosts)) return last.result;
+    const result = triggerEndpoints(workloads, hosts);
+    this.endpoints = { workloads, hosts, result };
+    return result;
+  }
+}
+
+/** The same Workload and Host objects as last time give the same endpoints: skip the pass over them. */
+function sameObjects<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Resources in the order a make-before-break push sends them: CDS, EDS, LDS, RDS. */

@@ -94,47 +94,76 @@ export function httpConnectionManager(statPrefix: string, withAccessLog: boolean
 export class Translator {
   private readonly virtualHosts = new WeakMap<VirtualHostModel, ProtoJson>();
   /** By cluster name: a cluster depends on its name only, an assignment on its endpoints too. */
-  private clusters = new Map<string, { cluster: ProtoJson; endpoints: ClusterModel['endpoints']; assignment: ProtoJson }>();
+  private clusters = new Map<string, ClusterResources>();
   private listener?: ProtoJson;
+  /** Last run's model and output, for patching when most of the model is the same objects. */
+  private last?: { model: RoutingModel; virtualHosts: ProtoJson[]; clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] };
 
   constructor(private readonly options: TranslateOptions = {}) {}
 
   translate(model: RoutingModel): EnvoyResources {
+    const last = this.last;
+    const clusterLists = last && last.model.clusters.length === model.clusters.length ? this.patchClusters(last, model) : this.buildClusters(model);
+    const virtualHosts = model.virtualHosts.map((vh, i) => {
+      if (last && last.model.virtualHosts[i] === vh) return last.virtualHosts[i];
+      let built = this.virtualHosts.get(vh);
+      if (!built) this.virtualHosts.set(vh, (built = virtualHost(vh)));
+      return built;
+    });
+    const routeConfiguration: ProtoJson = { '@type': TypeUrl.RouteConfiguration, name: ROUTE_CONFIG_NAME, ignore_port_in_host_matching: true };
+    if (virtualHosts.length > 0) routeConfiguration.virtual_hosts = virtualHosts;
+    this.last = { model, virtualHosts, ...clusterLists };
+    return {
+      ...clusterLists,
+      listeners: [(this.listener ??= listener(this.options))],
+      routeConfigurations: [routeConfiguration],
+    };
+  }
+
+  private buildClusters(model: RoutingModel): { clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] } {
     const clusters: ProtoJson[] = [];
     const clusterLoadAssignments: ProtoJson[] = [];
     const previous = this.clusters;
     this.clusters = new Map();
     for (const c of model.clusters) {
-      const before = previous.get(c.name);
-      const built = {
-        cluster: before?.cluster ?? cluster(c),
-        endpoints: c.endpoints,
-        assignment: before && sameEndpoints(before.endpoints, c.endpoints) ? before.assignment : clusterLoadAssignment(c),
-      };
+      const built = this.clusterResources(c, previous.get(c.name));
       this.clusters.set(c.name, built);
       clusters.push(built.cluster);
       clusterLoadAssignments.push(built.assignment);
     }
-    const virtualHosts = model.virtualHosts.map((vh) => {
-      let built = this.virtualHosts.get(vh);
-      if (!built) this.virtualHosts.set(vh, (built = virtualHost(vh)));
-      return built;
+    return { clusters, clusterLoadAssignments };
+  }
+
+  /** Same clusters in the same order as last time except a few: replace those slots only. */
+  private patchClusters(last: NonNullable<Translator['last']>, model: RoutingModel): { clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] } {
+    for (let i = 0; i < model.clusters.length; i++) {
+      if (model.clusters[i] !== last.model.clusters[i] && model.clusters[i].name !== last.model.clusters[i].name) return this.buildClusters(model);
+    }
+    const clusters = last.clusters.slice();
+    const clusterLoadAssignments = last.clusterLoadAssignments.slice();
+    model.clusters.forEach((c, i) => {
+      if (c === last.model.clusters[i]) return;
+      const built = this.clusterResources(c, this.clusters.get(c.name));
+      this.clusters.set(c.name, built);
+      clusters[i] = built.cluster;
+      clusterLoadAssignments[i] = built.assignment;
     });
+    return { clusters, clusterLoadAssignments };
+  }
+
+  private clusterResources(c: ClusterModel, before?: ClusterResources): ClusterResources {
     return {
-      clusters,
-      clusterLoadAssignments,
-      listeners: [(this.listener ??= listener(this.options))],
-      routeConfigurations: [
-        {
-          '@type': TypeUrl.RouteConfiguration,
-          name: ROUTE_CONFIG_NAME,
-          // An empty repeated field is a default value: leave it out, as everywhere else.
-          ...(virtualHosts.length > 0 ? { virtual_hosts: virtualHosts } : {}),
-          ignore_port_in_host_matching: true,
-        },
-      ],
+      cluster: before?.cluster ?? cluster(c),
+      endpoints: c.endpoints,
+      assignment: before && sameEndpoints(before.endpoints, c.endpoints) ? before.assignment : clusterLoadAssignment(c),
     };
   }
+}
+
+interface ClusterResources {
+  cluster: ProtoJson;
+  endpoints: ClusterModel['endpoints'];
+  assignment: ProtoJson;
 }
 
 /** Translates with a fresh translator (no reuse across calls). */

@@ -16,6 +16,7 @@
  * objects as before and later stages can reuse their encodings.
  */
 import { checkHTTPTrigger, type Diagnostic, type TriggerCheck, type ValidPath, type ValidTrigger } from '../api/validate';
+import { Admission, claimKey } from './admission';
 import { compareStrings, type Endpoint } from './endpoints';
 
 export interface RouteModel {
@@ -65,10 +66,16 @@ const NO_ENDPOINTS: readonly Endpoint[] = [];
 
 export class Resolver {
   private readonly checks = new WeakMap<object, TriggerCheck>();
-  private readonly triggerIds = new WeakMap<ValidTrigger, number>();
-  private nextTriggerId = 0;
-  private virtualHosts = new Map<string, VirtualHostModel>();
-  private clusters = new Map<ValidTrigger, ClusterModel>();
+  private readonly admission = new Admission();
+  /** Last run's valid triggers in input order, and in admission order with each one's position. */
+  private lastValid: ValidTrigger[] = [];
+  private lastSorted: ValidTrigger[] = [];
+  private sortedIndex = new Map<ValidTrigger, number>();
+  private hosts = new Map<string, { triggers: ValidTrigger[]; model: VirtualHostModel; index: number }>();
+  private hostOrder: string[] = [];
+  private clusters = new Map<string, ClusterModel & { index: number }>();
+  private clusterOrder: string[] = [];
+  private last?: { admitted: ValidTrigger[]; endpoints: ReadonlyMap<string, readonly Endpoint[]>; model: RoutingModel };
 
   resolve(input: ResolveInput): RoutingModel {
     const diagnostics: Diagnostic[] = [];
@@ -78,38 +85,52 @@ export class Resolver {
       if (check.ok) valid.push(check.trigger);
       else diagnostics.push(check.diagnostic);
     }
-    valid.sort(compareAdmissionOrder);
+    const { sorted, replaced } = this.admissionOrder(valid);
+    const admission = replaced
+      ? this.admission.update(sorted, replaced, (t) => this.sortedIndex.get(t)!)
+      : this.admission.admitAll(sorted);
+    const admitted = admission.admitted;
+    diagnostics.push(...admission.diagnostics);
 
-    const claims = new Map<string, ValidTrigger>();
-    const admitted: ValidTrigger[] = [];
-    const seenKeys = new Set<string>();
-    for (const trigger of valid) {
-      if (seenKeys.has(trigger.key)) {
-        diagnostics.push({ trigger: trigger.key, reason: 'Invalid', message: `HTTPTrigger ${trigger.key} is defined more than once; only the oldest is used` });
-        continue;
-      }
-      seenKeys.add(trigger.key);
-      const taken = trigger.paths.map((p) => ({ p, holder: claims.get(claimKey(trigger.host, p)) })).filter((c) => c.holder);
-      if (taken.length > 0) {
-        const winner = taken[0].holder!;
-        diagnostics.push({
-          trigger: trigger.key,
-          reason: 'Conflict',
-          winner: winner.key,
-          message: `host ${trigger.host} path ${taken.map((c) => `${c.p.path} (${c.p.type})`).join(', ')} is already routed to HTTPTrigger ${winner.key}, which is older; change this trigger's host or paths (the whole trigger is skipped)`,
-        });
-        continue;
-      }
-      for (const p of trigger.paths) claims.set(claimKey(trigger.host, p), trigger);
-      admitted.push(trigger);
-    }
-
-    return {
+    const model = this.patched(admitted, input.endpoints, diagnostics) ?? {
       virtualHosts: this.buildVirtualHosts(admitted),
       clusters: this.buildClusters(admitted, input.endpoints),
       admitted,
       diagnostics,
     };
+    this.last = { admitted, endpoints: input.endpoints, model };
+    return model;
+  }
+
+  /**
+   * The usual change — a few admitted triggers edited in place (same name and
+   * host), the rest and the endpoints untouched — patches last run's virtual
+   * hosts and clusters instead of regrouping and re-sorting thousands.
+   */
+  private patched(admitted: ValidTrigger[], endpoints: ReadonlyMap<string, readonly Endpoint[]>, diagnostics: Diagnostic[]): RoutingModel | undefined {
+    const last = this.last;
+    if (!last || last.endpoints !== endpoints || last.admitted.length !== admitted.length) return undefined;
+    const replaced: [ValidTrigger, ValidTrigger][] = [];
+    for (let i = 0; i < admitted.length; i++) {
+      const [before, now] = [last.admitted[i], admitted[i]];
+      if (before === now) continue;
+      if (before.key !== now.key || before.host !== now.host || replaced.length >= 64) return undefined;
+      replaced.push([before, now]);
+    }
+    const virtualHosts = last.model.virtualHosts.slice();
+    const clusters = last.model.clusters.slice();
+    for (const [before, now] of replaced) {
+      const group = this.hosts.get(now.host)!;
+      const triggers = group.triggers.map((t) => (t === before ? now : t));
+      const vh = { triggers, model: virtualHost(now.host, triggers), index: group.index };
+      this.hosts.set(now.host, vh);
+      virtualHosts[vh.index] = vh.model;
+      const name = clusterName(now);
+      const cluster = { name, trigger: now, endpoints: endpoints.get(now.key) ?? NO_ENDPOINTS, index: this.clusters.get(name)!.index };
+      this.clusters.set(name, cluster);
+      clusters[cluster.index] = cluster;
+    }
+    return { virtualHosts, clusters, admitted, diagnostics };
   }
 
   private check(object: unknown): TriggerCheck {
@@ -122,13 +143,42 @@ export class Resolver {
     return check;
   }
 
-  private triggerId(trigger: ValidTrigger): number {
-    let id = this.triggerIds.get(trigger);
-    if (id === undefined) this.triggerIds.set(trigger, (id = this.nextTriggerId++));
-    return id;
+  /**
+   * Valid triggers, oldest first. When the input is last run's with a few
+   * triggers replaced by edits that keep their name and creation time (the usual
+   * change), the previous order is patched instead of sorting again.
+   */
+  private admissionOrder(valid: ValidTrigger[]): { sorted: ValidTrigger[]; replaced?: [ValidTrigger, ValidTrigger][] } {
+    const last = this.lastValid;
+    this.lastValid = valid;
+    if (valid.length === last.length && !this.admission.hasDuplicateKeys) {
+      const replaced: [ValidTrigger, ValidTrigger][] = [];
+      let patchable = true;
+      for (let i = 0; i < valid.length && patchable; i++) {
+        if (valid[i] === last[i]) continue;
+        const at = this.sortedIndex.get(last[i]);
+        patchable = at !== undefined && valid[i].key === last[i].key && valid[i].createdAt === last[i].createdAt && replaced.length < 64;
+        replaced.push([last[i], valid[i]]);
+      }
+      if (patchable) {
+        const sorted = this.lastSorted.slice();
+        for (const [before, now] of replaced) {
+          const at = this.sortedIndex.get(before)!;
+          sorted[at] = now;
+          this.sortedIndex.delete(before);
+          this.sortedIndex.set(now, at);
+        }
+        this.lastSorted = sorted;
+        return { sorted, replaced };
+      }
+    }
+    const sorted = valid.slice().sort(compareAdmissionOrder);
+    this.sortedIndex = new Map(sorted.map((t, i) => [t, i]));
+    this.lastSorted = sorted;
+    return { sorted };
   }
 
-  /** Virtual hosts are rebuilt only when the set of triggers on their host changed. */
+  /** Virtual hosts are rebuilt only when the triggers on their host changed; host order is kept while the set of hosts is. */
   private buildVirtualHosts(admitted: ValidTrigger[]): VirtualHostModel[] {
     const byHost = new Map<string, ValidTrigger[]>();
     for (const trigger of admitted) {
@@ -136,30 +186,44 @@ export class Resolver {
       if (list) list.push(trigger);
       else byHost.set(trigger.host, [trigger]);
     }
-    const previous = this.virtualHosts;
-    const next = new Map<string, VirtualHostModel>();
+    const previous = this.hosts;
+    let sameHosts = byHost.size === previous.size;
+    this.hosts = new Map();
     for (const [host, triggers] of byHost) {
-      const memoKey = `${host}\n${triggers.map((t) => this.triggerId(t)).join(',')}`;
-      next.set(memoKey, previous.get(memoKey) ?? virtualHost(host, triggers));
+      const before = previous.get(host);
+      if (!before) sameHosts = false;
+      const unchanged = before && before.triggers.length === triggers.length && before.triggers.every((t, i) => t === triggers[i]);
+      this.hosts.set(host, unchanged ? before : { triggers, model: virtualHost(host, triggers), index: -1 });
     }
-    this.virtualHosts = next;
-    return [...next.values()].sort((a, b) => compareStrings(a.host, b.host));
+    if (!sameHosts) this.hostOrder = [...byHost.keys()].sort(compareStrings);
+    return this.hostOrder.map((host, index) => {
+      const entry = this.hosts.get(host)!;
+      entry.index = index;
+      return entry.model;
+    });
   }
 
-  /** Clusters are rebuilt only when their trigger or its endpoints changed. */
+  /** Clusters are rebuilt only when their trigger or its endpoints changed; name order is kept while the set of names is. */
   private buildClusters(admitted: ValidTrigger[], endpointsByTrigger: ReadonlyMap<string, readonly Endpoint[]>): ClusterModel[] {
     const previous = this.clusters;
-    const next = new Map<ValidTrigger, ClusterModel>();
+    let sameNames = admitted.length === previous.size;
+    this.clusters = new Map();
     for (const trigger of admitted) {
+      const name = clusterName(trigger);
       const endpoints = endpointsByTrigger.get(trigger.key) ?? NO_ENDPOINTS;
-      const before = previous.get(trigger);
-      next.set(
-        trigger,
-        before && sameEndpoints(before.endpoints, endpoints) ? before : { name: clusterName(trigger), trigger, endpoints },
+      const before = previous.get(name);
+      if (!before) sameNames = false;
+      this.clusters.set(
+        name,
+        before && before.trigger === trigger && sameEndpoints(before.endpoints, endpoints) ? before : { name, trigger, endpoints, index: -1 },
       );
     }
-    this.clusters = next;
-    return [...next.values()].sort((a, b) => compareStrings(a.name, b.name));
+    if (!sameNames) this.clusterOrder = [...this.clusters.keys()].sort(compareStrings);
+    return this.clusterOrder.map((name, index) => {
+      const entry = this.clusters.get(name)!;
+      entry.index = index;
+      return entry;
+    });
   }
 }
 
@@ -213,9 +277,6 @@ export function routeClaimCollisions(triggers: readonly ValidTrigger[]): { host:
   return [...claims.values()].filter((c) => c.triggers.length > 1);
 }
 
-function claimKey(host: string, p: ValidPath): string {
-  return `${host} ${p.type} ${p.path}`;
-}
 
 function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
   return a === b || (a.length === b.length && a.every((e, i) => e.address === b[i].address && e.port === b[i].port && e.hostId === b[i].hostId));

@@ -9,7 +9,7 @@
 import { hash } from 'node:crypto';
 import type { EnvoyResources } from '../envoy/translate';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
-import { WireWriter, writeMessage } from '../envoy/wire';
+import { encodeMessage, WireWriter, writeMessage } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
 export class EncodedResource {
@@ -72,9 +72,10 @@ const VIRTUAL_HOSTS_FIELD = 2; // RouteConfiguration.virtual_hosts
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
   private encoded = new WeakMap<object, EncodedResource>();
-  /** Each virtual host's bytes, as a view into the RouteConfiguration that holds it now. */
+  /** Each virtual host's bytes: a view into the first table built, or (for one encoded since) bytes of its own. */
   private virtualHosts = new WeakMap<object, Uint8Array>();
-  private previous = new Map<ResourceTypeUrl, { list: EncodedResource[]; snapshot: TypeSnapshot }>();
+  private tableWritten = false;
+  private previous = new Map<ResourceTypeUrl, { input: readonly ProtoJson[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
   /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
   build(resources: EnvoyResources, extraListeners: readonly ProtoJson[] = []): Snapshot {
@@ -87,7 +88,10 @@ export class SnapshotBuilder {
   }
 
   private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly ProtoJson[]): TypeSnapshot {
-    const writer = new WireWriter(Math.max(1024, list.length * 160));
+    const last = this.previous.get(typeUrl);
+    if (last && last.input.length === list.length && last.input.every((json, i) => json === list[i])) return last.snapshot;
+    // Sized from the last body of this type, so a 4 MiB route table is not grown by doubling each time.
+    const writer = new WireWriter(Math.max(1024, list.length * 160, last ? last.snapshot.body.length + (last.snapshot.body.length >> 3) : 0));
     const fresh: { json: ProtoJson; start: number; end: number }[] = [];
     const slots: (EncodedResource | number)[] = [];
     for (const json of list) {
@@ -112,17 +116,22 @@ export class SnapshotBuilder {
       const { json, start, end } = fresh[slot];
       const entry = buffer.subarray(start, end);
       const resource = new EncodedResource(resourceName(json), typeUrl, entry, 1 + readVarint(entry, 1).size, json);
-      if (typeUrl === TypeUrl.RouteConfiguration) this.rememberVirtualHosts(json, resource.any);
+      if (typeUrl === TypeUrl.RouteConfiguration && !this.tableWritten) {
+        this.rememberVirtualHosts(json, resource.any);
+        this.tableWritten = true;
+      }
       this.encoded.set(json, resource);
       return resource;
     });
-    const before = this.previous.get(typeUrl);
-    if (before && before.list.length === encoded.length && before.list.every((r, i) => r === encoded[i])) return before.snapshot;
+    if (last && last.list.length === encoded.length && last.list.every((r, i) => r === encoded[i])) {
+      this.previous.set(typeUrl, { ...last, input: list });
+      return last.snapshot;
+    }
     const body = fresh.length === encoded.length ? buffer.subarray(0, writer.pos) : Buffer.concat(encoded.map((r) => r.entry));
     const byName = new Map<string, EncodedResource>();
     for (const r of encoded) byName.set(r.name, r);
     const snapshot = { resources: byName, body, version: contentVersion(body) };
-    this.previous.set(typeUrl, { list: encoded, snapshot });
+    this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
     return snapshot;
   }
 
@@ -141,9 +150,14 @@ export class SnapshotBuilder {
     writeMessage(w, messageType(TypeUrl.RouteConfiguration), rest);
     for (const vh of virtualHosts) {
       w.tag(VIRTUAL_HOSTS_FIELD, 2);
-      const cached = this.virtualHosts.get(vh);
-      if (cached) {
-        w.bytes(cached);
+      let bytes = this.virtualHosts.get(vh);
+      if (!bytes && this.tableWritten) {
+        // After the first table, a changed virtual host gets bytes of its own, so
+        // that this table's buffer is not kept alive by one virtual host.
+        this.virtualHosts.set(vh, (bytes = encodeMessage(vhostType, vh as ProtoJson)));
+      }
+      if (bytes) {
+        w.bytes(bytes);
       } else {
         const mark = w.beginLength();
         writeMessage(w, vhostType, vh);
@@ -153,10 +167,7 @@ export class SnapshotBuilder {
     w.endLength(valueMark);
   }
 
-  /**
-   * Points each virtual host's cached bytes at its place in the newest
-   * RouteConfiguration, so older tables can be freed.
-   */
+  /** The first table's virtual hosts are cached as views into it (one buffer, not thousands). */
   private rememberVirtualHosts(json: ProtoJson, any: Uint8Array): void {
     const virtualHosts = (json.virtual_hosts as object[] | undefined) ?? [];
     const value = lengthDelimitedFields(any).get(2)![0]; // Any.value
