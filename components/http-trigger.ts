@@ -85,10 +85,6 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
   if (args.controlPlane !== undefined && !controlPlane) problems.push('controlPlane: pass the ControlPlane component built in this program');
   const selector = hostSelectorOf(args.hostGroup, args.hostSelector);
   if (selector.problem) problems.push(selector.problem);
-  if (Array.isArray(args.hostInterfaces)) {
-    const http = args.hostInterfaces.find((i) => i?.namespace === 'wasi' && i.package === 'http' && Array.isArray(i.interfaces) && i.interfaces.includes('incoming-handler'));
-    if (http) problems.push('hostInterfaces: wasi:http/incoming-handler is wired by the trigger itself; remove it from hostInterfaces');
-  }
 
   const ingress = args.ingress !== null && typeof args.ingress === 'object' ? { ...args.ingress, paths: args.ingress.paths ?? DEFAULT_PATHS } : args.ingress;
   const manifest = {

@@ -221,7 +221,7 @@ export interface HttpTriggerArgs {
   components: WorkloadComponentArgs[];
   /** The host and paths routed to the workload. */
   ingress: TriggerIngressArgs;
-  /** Interfaces the components import beyond `wasi:http/incoming-handler` (which the trigger adds; do not list it). */
+  /** Interfaces the components import beyond `wasi:http/incoming-handler` (which the trigger adds, so it need not be listed). */
   hostInterfaces?: HostInterfaceArgs[];
   /** Labels a Host must carry to run the workload, e.g. `{ hostgroup: "default" }`. Use `hostGroup` instead when you have the HostGroup. */
   hostSelector?: { [key: string]: string };

@@ -89,6 +89,11 @@ describe('HttpTrigger (Pulumi mocks)', () => {
     assert.ok(validateSchema('HTTPTrigger', cr).ok);
   });
 
+  it('accepts a redundant wasi:http/incoming-handler, which the controller merges into the one it adds', async () => {
+    const r = await build(() => new HttpTrigger('hello', { ...HELLO, hostInterfaces: [{ namespace: 'wasi', package: 'http', interfaces: ['incoming-handler', 'outgoing-handler'] }] }));
+    assert.equal(objects(r, 'HTTPTrigger').length, 1);
+  });
+
   it('accepts an image that is the output of another resource', async () => {
     const r = await build(() => new HttpTrigger('built', { ...HELLO, components: [{ name: 'http', image: pulumi.output('registry.example.com/hello@sha256:abc') }] }));
     assert.equal(trigger(r, 'built').spec.template.spec.components[0].image, 'registry.example.com/hello@sha256:abc');
@@ -225,7 +230,6 @@ describe('HttpTrigger (Pulumi mocks)', () => {
       ['an unknown field', { components: [{ name: 'http', image: 'i', pool: 2 }] }, /spec\.template\.spec\.components\[0\]\.pool: unknown field/],
       ['a mount of a volume that is not declared', { components: [{ name: 'http', image: 'i', localResources: { volumeMounts: [{ name: 'data', mountPath: '/data' }] } }] }, /component http mounts volume "data", which is not in template\.spec\.volumes/],
       ['a name the API server refuses', { name: 'Hello_World' }, /metadata\.name "Hello_World" is not a valid Kubernetes name/],
-      ['wasi:http/incoming-handler in hostInterfaces', { hostInterfaces: [{ namespace: 'wasi', package: 'http', interfaces: ['incoming-handler'] }] }, /wasi:http\/incoming-handler is wired by the trigger itself; remove it from hostInterfaces/],
       ['a controlPlane that is not a ControlPlane', { controlPlane: { namespace: 'cosmonic-system' } }, /controlPlane: pass the ControlPlane component built in this program/],
     ];
     for (const [what, args, message] of cases) {
