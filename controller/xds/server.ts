@@ -1,15 +1,20 @@
 /**
- * The Aggregated Discovery Service (state of the world) on @grpc/grpc-js.
+ * The Aggregated Discovery Service on @grpc/grpc-js: state of the world
+ * (`StreamAggregatedResources`, here) and delta (`DeltaAggregatedResources`,
+ * delta.ts).
  *
  * Every stream reads the same immutable Snapshot; responses are assembled from
- * each type's pre-encoded body, so nothing is re-encoded per client. Protocol
- * rules kept here (and broken by go-control-plane, see xds-notes §1.2):
+ * pre-encoded resources and shared by every stream sent the same content
+ * (shared.ts), so nothing is re-encoded per client. Protocol rules kept here (and
+ * broken by go-control-plane, see xds-notes §1.2):
  * - a NACK (`error_detail` set) is recorded per stream and type, and the
  *   rejected version is not sent again until the snapshot changes;
  * - a request whose `response_nonce` is not the last one sent is stale and ignored;
  * - a change of subscribed names is answered at once, even at the same version
  *   (gRPC clients add cluster and endpoint names one at a time);
- * - types go out in make-before-break order: clusters, endpoints, listeners, routes.
+ * - make-before-break: types go out as clusters, endpoints, listeners, routes, and
+ *   removed clusters (and their endpoints) stay in what a client is sent until it
+ *   has ACKed routes that no longer point at them.
  *
  * An LDS request for a name that is not Envoy's listener (a proxyless gRPC client
  * dialing `xds:///<host>`) is answered with an `api_listener` Listener whose
@@ -18,8 +23,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
 import { httpConnectionManager } from '../envoy/translate';
-import { encodeMessage, WireWriter } from '../envoy/wire';
-import { contentVersion, EncodedResource, responseBody, TYPE_ORDER, type Snapshot, type TypeSnapshot } from './snapshot';
+import { encodeMessage } from '../envoy/wire';
+import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
+import { SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
+import { EncodedResource, TYPE_ORDER, type Snapshot } from './snapshot';
+import { HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamHost, type TypeRecord, type XdsServerEvents } from './stream';
+
+export type { ClientStatus, XdsServerEvents } from './stream';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -32,53 +42,38 @@ interface DiscoveryRequest {
   error_detail?: { code?: number; message?: string };
 }
 
-/** What one stream has asked for and been sent, per type. */
-interface TypeState {
-  /** undefined = wildcard (everything of the type). */
-  names?: Set<string>;
-  sentVersion?: string;
-  sentNonce?: string;
-  ackedVersion?: string;
-  /** The version the client rejected, while the snapshot still holds it. */
-  nacked?: { version: string; message: string; at: Date };
-}
+type AnyStream = XdsStream<AdsRequest, TypeRecord>;
 
-export interface ClientStatus {
-  stream: number;
-  nodeId: string;
-  connectedAt: Date;
-  types: Record<string, { acked?: string; sent?: string; lastNack?: { version: string; message: string; at: string } }>;
-}
-
-export interface XdsServerEvents {
-  onNack?(nodeId: string, typeUrl: string, version: string, message: string): void;
-  onPush?(typeUrl: string, bytes: number): void;
-  onStreamChange?(open: number): void;
-}
-
-export class AdsServer {
+export class AdsServer implements StreamHost {
   private snapshot?: Snapshot;
-  private readonly streams = new Set<AdsStream>();
+  private readonly streams = new Set<AnyStream>();
   private readonly apiListeners = new Map<string, EncodedResource>();
   private nextStreamId = 1;
   readonly server = new grpc.Server();
+  readonly shared = new SharedEncodings();
 
-  constructor(private readonly events: XdsServerEvents = {}) {
-    const requestType = messageType('envoy.service.discovery.v3.DiscoveryRequest');
-    const service: grpc.ServiceDefinition = {
-      StreamAggregatedResources: {
-        path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+  constructor(readonly events: XdsServerEvents = {}) {
+    const method = (name: string, requestTypeName: string) => {
+      const requestType = messageType(requestTypeName);
+      return {
+        path: `/${ADS_SERVICE}/${name}`,
         requestStream: true,
         responseStream: true,
         requestSerialize: (v: Buffer) => v,
-        requestDeserialize: (bytes: Buffer) =>
-          requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: false }) as DiscoveryRequest,
+        requestDeserialize: (bytes: Buffer) => requestType.toObject(requestType.decode(bytes), { longs: String, enums: String, defaults: false }),
         responseSerialize: (v: Buffer) => v,
         responseDeserialize: (v: Buffer) => v,
-      },
+      };
+    };
+    const service: grpc.ServiceDefinition = {
+      StreamAggregatedResources: method('StreamAggregatedResources', 'envoy.service.discovery.v3.DiscoveryRequest'),
+      DeltaAggregatedResources: method('DeltaAggregatedResources', 'envoy.service.discovery.v3.DeltaDiscoveryRequest'),
     };
     this.server.addService(service, {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) => this.openStream(call),
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>) =>
+        this.openStream(call, new SotwStream(this.nextStreamId++, call, this)),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>) =>
+        this.openStream(call, new DeltaStream(this.nextStreamId++, call, this)),
     });
   }
 
@@ -93,6 +88,7 @@ export class AdsServer {
   setSnapshot(snapshot: Snapshot): void {
     if (this.snapshot?.version === snapshot.version) return;
     this.snapshot = snapshot;
+    this.shared.snapshotChanged();
     for (const stream of this.streams) stream.push();
   }
 
@@ -130,14 +126,14 @@ export class AdsServer {
     return listener;
   }
 
-  private openStream(call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>): void {
-    const stream = new AdsStream(this.nextStreamId++, call, this, this.events);
-    this.streams.add(stream);
+  private openStream<R extends AdsRequest>(call: grpc.ServerDuplexStream<R, Buffer>, stream: XdsStream<R, TypeRecord>): void {
+    const entry = stream as unknown as AnyStream;
+    this.streams.add(entry);
     this.events.onStreamChange?.(this.streams.size);
     const close = () => {
-      if (this.streams.delete(stream)) this.events.onStreamChange?.(this.streams.size);
+      if (this.streams.delete(entry)) this.events.onStreamChange?.(this.streams.size);
     };
-    call.on('data', (request: DiscoveryRequest) => stream.handle(request));
+    call.on('data', (request: R) => stream.handle(request));
     call.on('end', () => {
       close();
       call.end();
@@ -147,44 +143,38 @@ export class AdsServer {
   }
 }
 
-class AdsStream {
-  private nodeId = '';
-  private readonly connectedAt = new Date();
-  private readonly types = new Map<ResourceTypeUrl, TypeState>();
-  private nonce = 0;
+/** What one state-of-the-world stream has asked for and been sent, per type. */
+interface SotwState extends TypeRecord {
+  /** undefined = wildcard (everything of the type). */
+  names?: Set<string>;
+  /** What the last response carried (a shared set). */
+  sent?: ResourceSet;
+  /** Whether `names` covers every resource of `map` (cached: checked once per map and name set). */
+  coverage?: { map: ResourceMap; names: Set<string>; covers: boolean };
+}
 
-  constructor(
-    readonly id: number,
-    private readonly call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>,
-    private readonly server: AdsServer,
-    private readonly events: XdsServerEvents,
-  ) {}
+class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
+  constructor(id: number, call: grpc.ServerDuplexStream<DiscoveryRequest, Buffer>, host: StreamHost) {
+    super(id, 'sotw', call, host);
+  }
 
-  handle(request: DiscoveryRequest): void {
-    if (request.node?.id) this.nodeId = request.node.id;
-    const typeUrl = request.type_url as ResourceTypeUrl;
-    if (!TYPE_ORDER.includes(typeUrl)) return;
-    const state = this.types.get(typeUrl) ?? {};
-    this.types.set(typeUrl, state);
-    if (request.response_nonce && request.response_nonce !== state.sentNonce) return; // stale
+  protected handleType(typeUrl: ResourceTypeUrl, request: DiscoveryRequest): void {
+    let state = this.types.get(typeUrl);
+    if (!state) this.types.set(typeUrl, (state = { acked: true }));
+    // Stale: an answer to an older response. The client repeats its full request
+    // when it answers the latest one, so nothing is lost by ignoring it.
+    if (state.sentNonce !== undefined && request.response_nonce !== state.sentNonce) return;
+    const first = state.sentNonce === undefined;
     const names = request.resource_names ?? [];
     const wildcard = names.length === 0 || names.includes('*');
     const namesChanged = wildcard ? state.names !== undefined : !sameNames(state.names, names);
-    if (namesChanged || state.sentNonce === undefined) state.names = wildcard ? undefined : new Set(names);
-    if (request.error_detail) {
-      const message = request.error_detail.message ?? '';
-      state.nacked = { version: state.sentVersion ?? '', message, at: new Date() };
-      state.ackedVersion = request.version_info || undefined;
-      this.events.onNack?.(this.nodeId, typeUrl, state.nacked.version, message);
-      if (!namesChanged) return;
-    } else if (request.response_nonce) {
-      state.ackedVersion = request.version_info;
-      state.nacked = undefined;
-    }
-    this.pushType(typeUrl, state, namesChanged || state.sentNonce === undefined);
+    if (namesChanged || first) state.names = wildcard ? undefined : new Set(names);
+    if (!first && this.record(typeUrl, state, request.error_detail, request.version_info) && !namesChanged) return;
+    this.pushType(typeUrl, state, namesChanged || first);
+    // Routes ACKed: clusters held back for the old routes can go now.
+    if (typeUrl === TypeUrl.RouteConfiguration && state.acked) this.push();
   }
 
-  /** Sends every subscribed type whose version changed, in make-before-break order. */
   push(): void {
     for (const typeUrl of TYPE_ORDER) {
       const state = this.types.get(typeUrl);
@@ -192,67 +182,65 @@ class AdsStream {
     }
   }
 
-  private pushType(typeUrl: ResourceTypeUrl, state: TypeState, force: boolean): void {
-    const snapshot = this.server.currentSnapshot();
-    if (!snapshot) return;
-    const typeSnapshot = snapshot.types.get(typeUrl)!;
-    const { body, version } = this.responseFor(typeUrl, typeSnapshot, state);
-    if (!force && version === state.sentVersion) return;
-    if (state.nacked?.version === version) return; // never resend what the client rejected
-    const nonce = String(this.nonce++);
-    const w = new WireWriter(body.length + version.length + typeUrl.length + 32);
-    w.tag(1, 2);
-    w.string(version);
-    const bytes = Buffer.concat([w.finish(), body, tail(typeUrl, nonce)]);
-    state.sentVersion = version;
-    state.sentNonce = nonce;
-    this.call.write(bytes);
-    this.events.onPush?.(typeUrl, bytes.length);
+  private pushType(typeUrl: ResourceTypeUrl, state: SotwState, force: boolean): void {
+    const set = this.responseSet(typeUrl, state);
+    if (!set) return;
+    if (!force && state.sent && this.sameContent(set, state.sent)) return;
+    if (state.nacked?.version === set.version) return; // never resend what the client rejected
+    const response = this.host.shared.sotwResponse(typeUrl, set, state.sentNonce);
+    state.sent = set;
+    this.send(typeUrl, state, response.bytes, response.nonce, set.version);
   }
 
   /**
-   * The whole type for wildcard subscriptions (the pre-built body); otherwise
-   * the requested names. Listeners requested by a name the snapshot lacks are
-   * proxyless gRPC targets and get an API listener.
+   * The whole type for wildcard subscriptions (shared by every such stream);
+   * otherwise the requested names. Listeners requested by a name the snapshot
+   * lacks are proxyless gRPC targets and get an API listener. Clusters and
+   * endpoints the client was sent keep being sent until its routes have moved off them.
    */
-  private responseFor(typeUrl: ResourceTypeUrl, typeSnapshot: TypeSnapshot, state: TypeState): { body: Uint8Array; version: string } {
-    const all = typeSnapshot.resources;
-    if (!state.names || (state.names.size === all.size && [...all.keys()].every((n) => state.names!.has(n)))) {
-      return { body: typeSnapshot.body, version: typeSnapshot.version };
-    }
+  private responseSet(typeUrl: ResourceTypeUrl, state: SotwState): ResourceSet | undefined {
+    const snapshot = this.host.currentSnapshot();
+    if (!snapshot) return undefined;
+    let set: ResourceSet = snapshot.types.get(typeUrl)!;
+    if (HELD_TYPES.has(typeUrl) && state.sent && !this.routesSettled()) set = this.host.shared.withHeld(set, state.sent.resources);
+    if (!state.names || (typeUrl !== TypeUrl.Listener && this.covers(state, state.names, set.resources))) return set;
     const resources: EncodedResource[] = [];
     for (const name of [...state.names].sort()) {
-      const resource = typeSnapshot.resources.get(name) ?? (typeUrl === TypeUrl.Listener ? this.server.apiListener(name) : undefined);
+      const resource = set.resources.get(name) ?? (typeUrl === TypeUrl.Listener ? this.host.apiListener(name) : undefined);
       if (resource) resources.push(resource);
     }
-    // The version of a subset is its content's: an unchanged subset is not resent.
-    return { body: responseBody(resources), version: contentVersion(resources.map((r) => `${r.name}\u0000${r.version}`).join('\n')) };
+    return this.host.shared.subset(typeUrl, resources);
   }
 
-  end(): void {
-    this.call.end();
-  }
-
-  status(): ClientStatus {
-    const types: ClientStatus['types'] = {};
-    for (const [typeUrl, s] of this.types) {
-      types[typeUrl] = {
-        acked: s.ackedVersion,
-        sent: s.sentVersion,
-        lastNack: s.nacked && { version: s.nacked.version, message: s.nacked.message, at: s.nacked.at.toISOString() },
-      };
+  private covers(state: SotwState, names: Set<string>, map: ResourceMap): boolean {
+    if (state.coverage?.map !== map || state.coverage.names !== names) {
+      let covers = true;
+      for (const name of map.keys()) {
+        if (!names.has(name)) {
+          covers = false;
+          break;
+        }
+      }
+      state.coverage = { map, names, covers };
     }
-    return { stream: this.id, nodeId: this.nodeId, connectedAt: this.connectedAt, types };
+    return state.coverage.covers;
   }
-}
 
-function tail(typeUrl: string, nonce: string): Uint8Array {
-  const w = new WireWriter(typeUrl.length + nonce.length + 8);
-  w.tag(4, 2);
-  w.string(typeUrl);
-  w.tag(5, 2);
-  w.string(nonce);
-  return w.finish();
+  /** The client has ACKed the routes of the current snapshot (or does not use routes). */
+  private routesSettled(): boolean {
+    const routes = this.types.get(TypeUrl.RouteConfiguration);
+    if (!routes || routes.sentNonce === undefined) return true;
+    if (!routes.acked || routes.nacked) return false;
+    const set = this.responseSet(TypeUrl.RouteConfiguration, routes);
+    return !set || !routes.sent || this.sameContent(set, routes.sent);
+  }
+
+  /** Equal versions, or the same resources under another version (a subset vs the whole type, held clusters). */
+  private sameContent(a: ResourceSet, b: ResourceSet): boolean {
+    if (a === b || a.version === b.version) return true;
+    const diff = this.host.shared.diff(a.resources, b.resources);
+    return diff.updated.length === 0 && diff.removed.length === 0;
+  }
 }
 
 function sameNames(current: Set<string> | undefined, names: string[]): boolean {

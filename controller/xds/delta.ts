@@ -1,0 +1,174 @@
+/**
+ * Delta (incremental) xDS: `DeltaAggregatedResources`.
+ *
+ * Each stream keeps, per type, what the client holds as a reference to a shared
+ * resource map (`has`: usually the snapshot's own map) plus a few per-stream
+ * exceptions (`overrides`: names subscribed but not yet sent, versions the client
+ * reported in `initial_resource_versions`, API listeners, held removals). On a
+ * snapshot change the streams at the same state share one diff and one encoded
+ * response (shared.ts); only streams with exceptions walk their names.
+ *
+ * Rules: per-resource versions are content hashes (`EncodedResource.version`), so
+ * a client reconnecting with `initial_resource_versions` after a restart is sent
+ * nothing it already has; wildcard is `*` or an empty first request (legacy);
+ * a subscribed name that does not exist is answered in `removed_resources`;
+ * a NACKed response is not sent again (the client is taken to hold what it was
+ * sent, as in SotW, until the snapshot changes); an ACK or NACK carrying a stale
+ * nonce is ignored, but its subscription changes are applied (delta requests are
+ * not repeated, unlike SotW's); removed clusters and endpoints are announced only
+ * after the client has ACKed routes that no longer use them.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
+import { EMPTY_RESOURCES, type Diff, type ResourceMap } from './shared';
+import { TYPE_ORDER, type EncodedResource } from './snapshot';
+import { HELD_TYPES, XdsStream, type StreamHost, type TypeRecord } from './stream';
+
+export interface DeltaDiscoveryRequest {
+  node?: { id?: string };
+  type_url?: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string };
+}
+
+interface DeltaState extends TypeRecord {
+  wildcard: boolean;
+  /** Names subscribed explicitly. */
+  names: Set<string>;
+  /** What the client holds, for subscribed names, unless `overrides` says otherwise. */
+  has: ResourceMap;
+  /** Per-stream exceptions to `has`: the version the client holds, or null for none. */
+  overrides: Map<string, string | null>;
+}
+
+export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
+  constructor(id: number, call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>, host: StreamHost) {
+    super(id, 'delta', call, host);
+  }
+
+  protected handleType(typeUrl: ResourceTypeUrl, request: DeltaDiscoveryRequest): void {
+    let state = this.types.get(typeUrl);
+    const first = !state;
+    if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: new Set(), has: EMPTY_RESOURCES, overrides: new Map() }));
+
+    let routesAcked = false;
+    if (request.response_nonce && request.response_nonce === state.sentNonce && !state.acked && !state.nacked) {
+      const nack = this.record(typeUrl, state, request.error_detail, undefined);
+      routesAcked = !nack && typeUrl === TypeUrl.RouteConfiguration;
+    }
+
+    const subscribe = request.resource_names_subscribe ?? [];
+    const unsubscribe = request.resource_names_unsubscribe ?? [];
+    const fresh = new Set<string>();
+    const initial = request.initial_resource_versions ?? {};
+    if (first && subscribe.length === 0 && !unsubscribe.includes('*')) state.wildcard = true; // legacy wildcard
+    for (const name of subscribe) {
+      if (name === '*') {
+        state.wildcard = true;
+      } else if (!state.names.has(name)) {
+        state.names.add(name);
+        fresh.add(name);
+        if (!state.wildcard) state.overrides.set(name, initial[name] ?? null);
+      }
+    }
+    if (first) {
+      // What the client kept from an earlier stream: not sent again if unchanged.
+      for (const [name, version] of Object.entries(initial)) state.overrides.set(name, version);
+    }
+    for (const name of unsubscribe) {
+      if (name === '*') state.wildcard = false;
+      else if (state.names.delete(name) && !state.wildcard) state.overrides.delete(name);
+    }
+
+    if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.includes('*')) this.pushType(typeUrl, state, fresh);
+    // Routes ACKed: removals held back for the old routes can go now.
+    if (routesAcked) this.push();
+  }
+
+  push(): void {
+    for (const typeUrl of TYPE_ORDER) {
+      const state = this.types.get(typeUrl);
+      if (state) this.pushType(typeUrl, state);
+    }
+  }
+
+  /**
+   * Sends what the client lacks or holds in another version, and what it holds
+   * that no longer exists. `fresh` names were just subscribed: one that does not
+   * exist is reported removed so the client need not wait for a timeout.
+   */
+  private pushType(typeUrl: ResourceTypeUrl, state: DeltaState, fresh?: ReadonlySet<string>): void {
+    const snapshot = this.host.currentSnapshot();
+    if (!snapshot) return;
+    const base = snapshot.types.get(typeUrl)!;
+    const hold = HELD_TYPES.has(typeUrl) && !this.routesSettled();
+    const shared = this.host.shared;
+    if (state.overrides.size === 0 && !fresh?.size) {
+      // The common case: the client holds exactly a shared map. One diff per pair of maps, one response for all.
+      const target = hold ? shared.withHeld(base, state.has).resources : base.resources;
+      if (target === state.has) return;
+      const diff = shared.diff(state.has, target);
+      const all = state.wildcard || (diff.updated.every((r) => state.names.has(r.name)) && diff.removed.every((n) => state.names.has(n)));
+      const updated = all ? diff.updated : diff.updated.filter((r) => state.names.has(r.name));
+      const removed = all ? diff.removed : diff.removed.filter((n) => state.names.has(n));
+      state.has = target;
+      if (updated.length === 0 && removed.length === 0) return;
+      this.sendDelta(typeUrl, state, updated, removed, all ? diff : undefined);
+      return;
+    }
+    // A stream with exceptions: walk its names.
+    const candidates = new Set<string>(state.names);
+    if (state.wildcard) {
+      for (const name of base.resources.keys()) candidates.add(name);
+      for (const name of state.has.keys()) candidates.add(name);
+    }
+    for (const name of state.overrides.keys()) candidates.add(name);
+    const updated: EncodedResource[] = [];
+    const removed: string[] = [];
+    const overrides = new Map<string, string | null>();
+    for (const name of candidates) {
+      if (!state.wildcard && !state.names.has(name)) continue;
+      const holds = state.overrides.has(name) ? state.overrides.get(name)! : (state.has.get(name)?.version ?? null);
+      const want = base.resources.get(name) ?? (typeUrl === TypeUrl.Listener && state.names.has(name) ? this.host.apiListener(name) : undefined);
+      if (want) {
+        if (want.version !== holds) updated.push(want);
+        if (want !== base.resources.get(name)) overrides.set(name, want.version);
+      } else if (holds !== null && hold) {
+        overrides.set(name, holds); // kept until the routes have moved off it
+      } else if (holds !== null || fresh?.has(name)) {
+        removed.push(name);
+      }
+    }
+    state.has = base.resources;
+    state.overrides = overrides;
+    if (updated.length === 0 && removed.length === 0) return;
+    updated.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.sendDelta(typeUrl, state, updated, removed);
+  }
+
+  private sendDelta(typeUrl: ResourceTypeUrl, state: DeltaState, updated: readonly EncodedResource[], removed: readonly string[], shareAs?: Diff): void {
+    const version = this.host.currentSnapshot()!.version;
+    const response = this.host.shared.deltaResponse(typeUrl, version, updated, removed, state.sentNonce, shareAs);
+    // A new response supersedes a rejected one: the client will answer it.
+    state.nacked = undefined;
+    this.send(typeUrl, state, response.bytes, response.nonce, version);
+  }
+
+  /** The client has ACKed routes of the current snapshot (or does not use routes). */
+  private routesSettled(): boolean {
+    const routes = this.types.get(TypeUrl.RouteConfiguration);
+    if (!routes) return true;
+    if (!routes.acked || routes.nacked) return false;
+    const current = this.host.currentSnapshot()!.types.get(TypeUrl.RouteConfiguration)!.resources;
+    if (routes.has === current && routes.overrides.size === 0) return true;
+    const names = routes.wildcard ? new Set([...current.keys(), ...routes.has.keys()]) : routes.names;
+    for (const name of names) {
+      const holds = routes.overrides.has(name) ? routes.overrides.get(name) : (routes.has.get(name)?.version ?? null);
+      if ((current.get(name)?.version ?? null) !== holds) return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * What state-of-the-world and delta ADS streams have in common: identity, the
+ * per-type ACK/NACK record shown by /debug/clients, and writing responses.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
+import { TYPE_ORDER } from './snapshot';
+import type { SharedEncodings } from './shared';
+import type { EncodedResource, Snapshot } from './snapshot';
+
+export interface ClientStatus {
+  stream: number;
+  /** `sotw` (StreamAggregatedResources) or `delta` (DeltaAggregatedResources). */
+  mode: 'sotw' | 'delta';
+  nodeId: string;
+  connectedAt: Date;
+  types: Record<string, { acked?: string; sent?: string; lastNack?: { version: string; message: string; at: string } }>;
+}
+
+export interface XdsServerEvents {
+  onNack?(nodeId: string, typeUrl: string, version: string, message: string): void;
+  onPush?(typeUrl: string, bytes: number): void;
+  onStreamChange?(open: number): void;
+}
+
+/** What a stream needs from its server. */
+export interface StreamHost {
+  readonly events: XdsServerEvents;
+  readonly shared: SharedEncodings;
+  currentSnapshot(): Snapshot | undefined;
+  /** The Listener a proxyless gRPC client gets for `name`. */
+  apiListener(name: string): EncodedResource;
+}
+
+/** The ACK/NACK record of one type on one stream. */
+export interface TypeRecord {
+  sentVersion?: string;
+  sentNonce?: string;
+  ackedVersion?: string;
+  /** The last response sent was ACKed. */
+  acked: boolean;
+  /** What the client rejected, kept until it ACKs something (and never sent again meanwhile). */
+  nacked?: { version: string; message: string; at: Date };
+}
+
+/** Clusters and endpoints a client keeps until routes that no longer use them are ACKed. */
+export const HELD_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]);
+
+/** What every ADS request carries. */
+export interface AdsRequest {
+  node?: { id?: string };
+  type_url?: string;
+}
+
+export abstract class XdsStream<Request extends AdsRequest, State extends TypeRecord> {
+  protected nodeId = '';
+  private readonly connectedAt = new Date();
+  protected readonly types = new Map<ResourceTypeUrl, State>();
+
+  constructor(
+    readonly id: number,
+    private readonly mode: ClientStatus['mode'],
+    private readonly call: grpc.ServerDuplexStream<Request, Buffer>,
+    protected readonly host: StreamHost,
+  ) {}
+
+  handle(request: Request): void {
+    if (request.node?.id) this.nodeId = request.node.id;
+    const typeUrl = request.type_url as ResourceTypeUrl;
+    if (TYPE_ORDER.includes(typeUrl)) this.handleType(typeUrl, request); // other types (secrets, …) are not served
+  }
+
+  protected abstract handleType(typeUrl: ResourceTypeUrl, request: Request): void;
+
+  /** Sends what the current snapshot changed, in make-before-break type order. */
+  abstract push(): void;
+
+  end(): void {
+    this.call.end();
+  }
+
+  protected send(typeUrl: ResourceTypeUrl, state: State, bytes: Buffer, nonce: string, version: string): void {
+    state.sentVersion = version;
+    state.sentNonce = nonce;
+    state.acked = false;
+    this.call.write(bytes);
+    this.host.events.onPush?.(typeUrl, bytes.length);
+  }
+
+  /** Records an ACK or NACK of the last response; returns whether it was a NACK. */
+  protected record(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): boolean {
+    if (errorDetail) {
+      const message = errorDetail.message ?? '';
+      state.nacked = { version: state.sentVersion ?? '', message, at: new Date() };
+      state.ackedVersion = version || state.ackedVersion;
+      this.host.events.onNack?.(this.nodeId, typeUrl, state.nacked.version, message);
+      return true;
+    }
+    state.acked = true;
+    state.ackedVersion = version ?? state.sentVersion;
+    state.nacked = undefined;
+    return false;
+  }
+
+  status(): ClientStatus {
+    const types: ClientStatus['types'] = {};
+    for (const [typeUrl, s] of this.types) {
+      types[typeUrl] = {
+        acked: s.ackedVersion,
+        sent: s.sentVersion,
+        lastNack: s.nacked && { version: s.nacked.version, message: s.nacked.message, at: s.nacked.at.toISOString() },
+      };
+    }
+    return { stream: this.id, mode: this.mode, nodeId: this.nodeId, connectedAt: this.connectedAt, types };
+  }
+}

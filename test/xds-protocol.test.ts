@@ -1,0 +1,228 @@
+/**
+ * ADS protocol rules a real gRPC client cannot show, driven by a raw client:
+ * state-of-the-world stale nonces, type order and make-before-break removal, and
+ * delta xDS (subscribe, unsubscribe, removed_resources, initial_resource_versions,
+ * NACKs, proxyless listeners).
+ *
+ * "Nothing else was sent" is shown with a barrier: a request for another type is
+ * answered after everything the server wrote before it (one stream, in order), so
+ * if that answer is the next message, nothing was sent in between.
+ */
+import * as assert from 'node:assert/strict';
+import { sotwAck, sotwNack, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
+import { CDS, EDS, LDS, RDS, World } from './support/xds-world';
+
+const cluster = (t: string) => `default/${t}`;
+const names = (r: SotwResponse) => r.resources.map((x) => x.name).sort();
+const deltaNames = (r: DeltaResponse) => r.resources.map((x) => x.name).sort();
+
+/** Sends a first SotW request and ACKs the answer; returns it. */
+async function subscribe(stream: SotwStream, typeUrl: string, resourceNames: string[] = []): Promise<SotwResponse> {
+  stream.send({ type_url: typeUrl, resource_names: resourceNames, node: { id: 'raw' } });
+  const response = await stream.next();
+  assert.equal(response.type_url, typeUrl);
+  stream.send(sotwAck(response, resourceNames));
+  return response;
+}
+
+describe('ADS protocol (raw client): state of the world', function () {
+  let world: World;
+  afterEach(() => world?.close());
+
+  it('ignores a request carrying a stale nonce (no NACK recorded, no answer)', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().sotw();
+    const first = await subscribe(stream, CDS);
+    world.set({ triggers: ['a', 'b', 'c'] });
+    const second = await stream.next();
+    assert.deepEqual(names(second), [cluster('a'), cluster('b'), cluster('c')]);
+    // A NACK of the first response arriving after the second was sent is stale.
+    stream.send(sotwNack(first, first.version_info));
+    stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier
+    assert.equal((await stream.next()).type_url, LDS);
+    const status = world.ads.clients()[0].types[CDS];
+    assert.equal(status.lastNack, undefined);
+    assert.equal(status.sent, second.version_info);
+  });
+
+  it('sends a change in make-before-break order: clusters, endpoints, listeners, routes', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const stream = world.client().sotw();
+    // gRPC's order of asking (LDS, RDS, CDS, EDS), to show the order comes from the server.
+    await subscribe(stream, LDS);
+    await subscribe(stream, RDS, ['ingress_http']);
+    await subscribe(stream, CDS);
+    await subscribe(stream, EDS, [cluster('a'), cluster('b')]);
+    world.set({ triggers: ['a', 'b'], listenerPort: 8081 });
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push((await stream.next()).type_url);
+    assert.deepEqual(order, [CDS, EDS, LDS, RDS]);
+  });
+
+  it('keeps a removed cluster and its endpoints until the routes without it are ACKed', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().sotw();
+    await subscribe(stream, CDS);
+    await subscribe(stream, EDS, [cluster('a'), cluster('b')]);
+    await subscribe(stream, RDS, ['ingress_http']);
+    world.set({ triggers: ['a', 'c'] });
+    const cds = await stream.next();
+    assert.equal(cds.type_url, CDS);
+    assert.deepEqual(names(cds), [cluster('a'), cluster('b'), cluster('c')], 'c is added, b kept: the old routes still point at it');
+    // Endpoints of a and b are what the client holds already: nothing to send for EDS.
+    const rds = await stream.next();
+    assert.equal(rds.type_url, RDS);
+    assert.ok(!JSON.stringify(rds.resources[0].decode()).includes(cluster('b')));
+    stream.send(sotwAck(cds));
+    stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier: b is not dropped before the routes are ACKed
+    assert.equal((await stream.next()).type_url, LDS);
+    stream.send(sotwAck(rds, ['ingress_http']));
+    const after = await stream.next();
+    assert.equal(after.type_url, CDS);
+    assert.deepEqual(names(after), [cluster('a'), cluster('c')]);
+    const afterEds = await stream.next();
+    assert.equal(afterEds.type_url, EDS);
+    assert.deepEqual(names(afterEds), [cluster('a')]);
+  });
+
+  it('keeps the removed cluster while the new routes are NACKed', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().sotw();
+    await subscribe(stream, CDS);
+    const oldRoutes = await subscribe(stream, RDS, ['ingress_http']);
+    world.set({ triggers: ['a', 'c'] });
+    const cds = await stream.next();
+    const rds = await stream.next();
+    assert.deepEqual(names(cds), [cluster('a'), cluster('b'), cluster('c')]);
+    stream.send(sotwAck(cds));
+    stream.send(sotwNack(rds, oldRoutes.version_info, ['ingress_http']));
+    stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier
+    assert.equal((await stream.next()).type_url, LDS);
+    assert.equal(world.ads.clients()[0].types[CDS].sent, cds.version_info, 'b was dropped although the client still routes to it');
+  });
+});
+
+/** Sends a first delta request; returns the answer. */
+async function deltaSubscribe(stream: DeltaStream, typeUrl: string, subscribe: string[] = [], initial?: Record<string, string>): Promise<DeltaResponse> {
+  stream.send({ type_url: typeUrl, resource_names_subscribe: subscribe, initial_resource_versions: initial, node: { id: 'raw-delta' } });
+  const response = await stream.next();
+  assert.equal(response.type_url, typeUrl);
+  return response;
+}
+
+const ack = (r: DeltaResponse) => ({ type_url: r.type_url, response_nonce: r.nonce });
+
+describe('ADS protocol (raw client): delta', function () {
+  let world: World;
+  afterEach(() => world?.close());
+
+  it('serves a wildcard subscription (legacy empty first request) with every resource and its version', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().delta();
+    const response = await deltaSubscribe(stream, CDS);
+    assert.deepEqual(deltaNames(response), [cluster('a'), cluster('b')]);
+    const versions = Object.fromEntries(response.resources.map((r) => [r.name, r.version]));
+    const snapshot = world.snapshot!.types.get(CDS)!.resources;
+    assert.equal(versions[cluster('a')], snapshot.get(cluster('a'))!.version);
+    assert.equal(response.resources[0].resource.name, response.resources[0].name);
+    assert.deepEqual(response.removed_resources, []);
+  });
+
+  it('sends only subscribed names; unsubscribed ones are no longer updated', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().delta();
+    const first = await deltaSubscribe(stream, EDS, [cluster('a')]);
+    assert.deepEqual(deltaNames(first), [cluster('a')]);
+    stream.send({ ...ack(first), resource_names_subscribe: [cluster('b')] });
+    const second = await stream.next();
+    assert.deepEqual(deltaNames(second), [cluster('b')], 'only the newly subscribed name is sent');
+    stream.send({ ...ack(second), resource_names_unsubscribe: [cluster('a')] });
+    stream.send({ type_url: LDS }); // barrier: the unsubscribe has been read
+    assert.equal((await stream.next()).type_url, LDS);
+    world.set({ triggers: ['a', 'b'], ports: { a: 9001, b: 9002 } });
+    const third = await stream.next();
+    assert.deepEqual(deltaNames(third), [cluster('b')], 'a was unsubscribed');
+  });
+
+  it('reports removed resources, and a subscribed name that does not exist', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().delta();
+    const first = await deltaSubscribe(stream, CDS, ['*']);
+    stream.send(ack(first));
+    world.set({ triggers: ['a'] });
+    const removal = await stream.next();
+    assert.deepEqual(removal.resources, [], 'a did not change');
+    assert.deepEqual(removal.removed_resources, [cluster('b')]);
+    stream.send(ack(removal));
+    const eds = await deltaSubscribe(world.client().delta(), EDS, [cluster('nope')]);
+    assert.deepEqual(eds.removed_resources, [cluster('nope')]);
+    assert.deepEqual(eds.resources, []);
+  });
+
+  it('does not resend what a reconnecting client reports in initial_resource_versions', async () => {
+    world = await new World().start({ triggers: ['a', 'b', 'c'] });
+    const first = await deltaSubscribe(world.client().delta(), CDS);
+    const held = Object.fromEntries(first.resources.map((r) => [r.name, r.version]));
+    held[cluster('c')] = 'stale-version';
+    const stream = world.client().delta();
+    // Reconnect: wildcard again, holding a and b as served and c in an old version.
+    const resumed = await deltaSubscribe(stream, CDS, [], held);
+    assert.deepEqual(deltaNames(resumed), [cluster('c')]);
+    stream.send(ack(resumed));
+    // Holding everything: nothing to send (the LDS answer is the next message).
+    const quiet = world.client().delta();
+    quiet.send({ type_url: CDS, initial_resource_versions: Object.fromEntries(first.resources.map((r) => [r.name, r.version])) });
+    quiet.send({ type_url: LDS }); // barrier
+    assert.equal((await quiet.next()).type_url, LDS);
+    world.set({ triggers: ['a', 'b', 'c', 'd'] });
+    assert.deepEqual(deltaNames(await quiet.next()), [cluster('d')]);
+  });
+
+  it('holds a cluster removal until the routes without it are ACKed', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().delta();
+    stream.send(ack(await deltaSubscribe(stream, CDS)));
+    stream.send(ack(await deltaSubscribe(stream, EDS, [cluster('a'), cluster('b')])));
+    stream.send(ack(await deltaSubscribe(stream, RDS, ['ingress_http'])));
+    world.set({ triggers: ['a'] });
+    // Nothing else changed for clusters and endpoints, so the routes come first.
+    const routes = await stream.next();
+    assert.equal(routes.type_url, RDS);
+    assert.ok(!JSON.stringify(routes.resources[0].resource.decode()).includes(cluster('b')));
+    stream.send(ack(routes));
+    const cds = await stream.next();
+    assert.equal(cds.type_url, CDS);
+    assert.deepEqual(cds.removed_resources, [cluster('b')]);
+    const eds = await stream.next();
+    assert.equal(eds.type_url, EDS);
+    assert.deepEqual(eds.removed_resources, [cluster('b')]);
+  });
+
+  it('records a NACK, does not resend, and ignores an ACK or NACK with a stale nonce', async () => {
+    const nacks: string[] = [];
+    world = await new World({ onNack: (_n, type) => nacks.push(type) }).start({ triggers: ['a'] });
+    const stream = world.client().delta();
+    const first = await deltaSubscribe(stream, RDS, ['ingress_http']);
+    stream.send(ack(first));
+    world.set({ triggers: ['a'], paths: { a: '/v2' } });
+    const second = await stream.next();
+    stream.send({ ...ack(first), error_detail: { message: 'stale: about the first response' } });
+    stream.send({ ...ack(second), error_detail: { message: 'rejected' } });
+    stream.send({ type_url: LDS }); // barrier: the rejected routes are not sent again
+    assert.equal((await stream.next()).type_url, LDS);
+    assert.deepEqual(nacks, [RDS]);
+    assert.equal(world.ads.clients()[0].types[RDS].lastNack?.message, 'rejected');
+    world.set({ triggers: ['a'], paths: { a: '/v3' } });
+    const third = await stream.next();
+    assert.equal(third.type_url, RDS);
+    assert.notEqual(third.resources[0].version, second.resources[0].version);
+  });
+
+  it('answers a proxyless gRPC listener name with an api_listener reading the same routes', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const response = await deltaSubscribe(world.client().delta(), LDS, ['a.test']);
+    assert.deepEqual(deltaNames(response), ['a.test']);
+    const listener = response.resources[0].resource.decode() as { api_listener?: { api_listener?: { type_url?: string } } };
+    assert.match(String(listener.api_listener?.api_listener?.type_url), /HttpConnectionManager$/);
+  });
+});
