@@ -183,16 +183,18 @@ function listener(options: TranslateOptions): ProtoJson {
 }
 
 function virtualHost(vh: VirtualHostModel): ProtoJson {
-  const exactPaths = new Set(vh.routes.filter((r) => r.match.type === 'Exact').map((r) => r.match.path));
+  // Routes are sorted Exact first; only an Exact route can make a Prefix route's `path` half redundant.
+  const exactPaths = vh.routes[0]?.match.type === 'Exact' ? new Set(vh.routes.filter((r) => r.match.type === 'Exact').map((r) => r.match.path)) : undefined;
   // Envoy's `*.x` matches any number of labels; Kubernetes allows exactly one.
   const authority = vh.wildcard ? [wildcardAuthorityMatcher(vh.host)] : undefined;
   const routes: ProtoJson[] = [];
-  const shared = new Map<RouteModel['trigger'], { route: object; metadata: object }>();
+  // A trigger's action and metadata are built once and shared by its routes (usually one trigger per host).
+  let parts: { trigger: RouteModel['trigger']; route: object; metadata: object }[] = [];
   for (const r of vh.routes) {
-    let parts = shared.get(r.trigger);
-    if (!parts) shared.set(r.trigger, (parts = routeParts(r)));
+    let shared = parts.find((p) => p.trigger === r.trigger);
+    if (!shared) parts = [...parts, (shared = { trigger: r.trigger, ...routeParts(r) })];
     for (const match of envoyMatches(r, exactPaths)) {
-      routes.push({ match: authority ? { ...match, headers: authority } : match, route: parts.route, metadata: parts.metadata });
+      routes.push({ match: authority ? { ...match, headers: authority } : match, route: shared.route, metadata: shared.metadata });
     }
   }
   return { name: vh.host, domains: [vh.host], routes };
@@ -204,11 +206,11 @@ function virtualHost(vh: VirtualHostModel): ProtoJson {
  * path_separated_prefix). The `path` half is left out when an Exact route on the
  * same path already precedes it.
  */
-function envoyMatches(r: RouteModel, exactPaths: Set<string>): ProtoJson[] {
+function envoyMatches(r: RouteModel, exactPaths: Set<string> | undefined): ProtoJson[] {
   const { type, path } = r.match;
   if (type === 'Exact') return [{ path }];
   if (path === '/') return [{ prefix: '/' }];
-  return exactPaths.has(path) ? [{ prefix: `${path}/` }] : [{ path }, { prefix: `${path}/` }];
+  return exactPaths?.has(path) ? [{ prefix: `${path}/` }] : [{ path }, { prefix: `${path}/` }];
 }
 
 function wildcardAuthorityMatcher(host: string): ProtoJson {
@@ -223,15 +225,16 @@ function wildcardAuthorityMatcher(host: string): ProtoJson {
  */
 function routeParts(r: RouteModel): { route: object; metadata: object } {
   const trigger = r.trigger;
-  return deepFreeze({
-    route: {
+  const freeze = Object.freeze;
+  return {
+    route: freeze({
       cluster: r.cluster,
       host_rewrite_literal: trigger.upstreamHost,
       timeout: durationJson(trigger.timeout),
       append_x_forwarded_host: true,
-    },
-    metadata: { filter_metadata: { [METADATA_NAMESPACE]: { trigger: trigger.key } } },
-  });
+    }),
+    metadata: freeze({ filter_metadata: freeze({ [METADATA_NAMESPACE]: freeze({ trigger: trigger.key }) }) }),
+  };
 }
 
 function cluster(c: ClusterModel): ProtoJson {

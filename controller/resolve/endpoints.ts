@@ -24,7 +24,7 @@ export interface TriggerEndpoints {
 export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly Host[]): TriggerEndpoints {
   const readyHosts = new Map<string, Host>();
   for (const host of hosts) if (conditionIsTrue(host.status, 'Ready')) readyHosts.set(host.hostId, host);
-  const byTrigger = new Map<string, Map<string, Endpoint>>();
+  const byTrigger = new Map<string, Endpoint[]>();
   const diagnostics: Diagnostic[] = [];
   for (const workload of workloads) {
     const triggerName = workload.metadata.labels?.[TRIGGER_LABEL];
@@ -39,19 +39,20 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
       continue;
     }
     const endpoint = { address: host.hostname!, port: host.httpPort!, hostId };
-    const forTrigger = byTrigger.get(trigger) ?? new Map<string, Endpoint>();
-    forTrigger.set(`${endpoint.address}:${endpoint.port}`, endpoint);
-    byTrigger.set(trigger, forTrigger);
+    const forTrigger = byTrigger.get(trigger);
+    if (forTrigger) forTrigger.push(endpoint);
+    else byTrigger.set(trigger, [endpoint]);
   }
-  return {
-    byTrigger: new Map(
-      [...byTrigger].map(([trigger, endpoints]) => [
-        trigger,
-        [...endpoints.values()].sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port),
-      ]),
-    ),
-    diagnostics,
-  };
+  for (const [trigger, endpoints] of byTrigger) {
+    if (endpoints.length > 1) byTrigger.set(trigger, sortedUnique(endpoints));
+  }
+  return { byTrigger, diagnostics };
+}
+
+/** By address then port; two replicas on one host are one endpoint (the last one seen). */
+function sortedUnique(endpoints: Endpoint[]): Endpoint[] {
+  const sorted = endpoints.reverse().sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+  return sorted.filter((e, i) => i === 0 || e.address !== sorted[i - 1].address || e.port !== sorted[i - 1].port);
 }
 
 function endpointProblem(host: Host): string | undefined {
