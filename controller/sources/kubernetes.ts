@@ -1,0 +1,221 @@
+/**
+ * Kubernetes mode: informers (list, then watch from the list's resourceVersion,
+ * with bookmarks) for HTTPTriggers, WorkloadDeployments, Workloads and Hosts,
+ * feeding the same pipeline as file mode.
+ *
+ * @kubernetes/client-node's ListWatch relists on 410 Gone and reconnects a
+ * watch that ends; on any other error it stops, and this source restarts it
+ * with exponential backoff, resuming from the last resourceVersion. Its cache
+ * keeps every object (and its identity) while the API server is unreachable,
+ * so the controller keeps serving the last snapshot.
+ */
+import { CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { validateSchema, type SchemaKind } from '../api/schema';
+import { objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
+import type { ManifestDiagnostic } from './manifests';
+import type { Source, SourceObjects } from './source';
+
+interface Resource {
+  kind: 'HTTPTrigger' | SchemaKind;
+  group: string;
+  version: string;
+  plural: string;
+  /** Watched in the configured namespaces only (Hosts live in the operator's namespace). */
+  namespaced: boolean;
+  labelSelector?: string;
+}
+
+export const RESOURCES: readonly Resource[] = [
+  { kind: 'HTTPTrigger', group: 'control.cosmonic.io', version: 'v1alpha1', plural: 'httptriggers', namespaced: true },
+  { kind: 'WorkloadDeployment', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'workloaddeployments', namespaced: true },
+  // Only a trigger's Workloads become endpoints.
+  { kind: 'Workload', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'workloads', namespaced: true, labelSelector: TRIGGER_LABEL },
+  { kind: 'Host', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'hosts', namespaced: false },
+];
+
+export interface KubernetesSourceOptions {
+  kubeConfig: KubeConfig;
+  /** Namespaces to watch; empty or absent means all. */
+  namespaces?: readonly string[];
+  log: Logger;
+  /** Restart delay after an error: doubles from `initialMs` up to `maxMs` (defaults 500 ms, 30 s). */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+/**
+ * A watch that asks for bookmarks, so a quiet resource's resourceVersion stays
+ * fresh and a reconnect does not hit 410; and that opens nothing once the source
+ * is closed (ListWatch starts one more watch after its reconnect delay even when
+ * stopped meanwhile).
+ */
+class BookmarkWatch extends Watch {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly isClosed: () => boolean,
+  ) {
+    super(kubeConfig);
+  }
+
+  override async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: Parameters<Watch['watch']>[2], done: Parameters<Watch['watch']>[3]) {
+    if (this.isClosed()) return new AbortController();
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
+  }
+}
+
+interface Informer {
+  resource: Resource;
+  path: string;
+  namespace?: string;
+  listWatch: ListWatch<KubernetesObject>;
+  synced: boolean;
+  failures: number;
+  retry?: NodeJS.Timeout;
+}
+
+export class KubernetesSource implements Source {
+  private readonly informers: Informer[] = [];
+  /** Validated copies of runtime objects, by the raw object they came from (keeps identity across reads). */
+  private readonly validated = new WeakMap<object, { ok: true; value: unknown } | { ok: false; diagnostic: ManifestDiagnostic }>();
+  private closed = false;
+  private markSynced = () => {};
+  /** Pending reconnect delays, cut short by close() so no timer outlives the source. */
+  private readonly delays = new Set<() => void>();
+
+  constructor(private readonly options: KubernetesSourceOptions) {}
+
+  async start(onChange: () => void): Promise<void> {
+    const { kubeConfig, log } = this.options;
+    const api = kubeConfig.makeApiClient(CustomObjectsApi);
+    const namespaces = this.options.namespaces?.length ? this.options.namespaces : [undefined];
+    const allSynced = new Promise<void>((resolve) => (this.markSynced = resolve));
+    const checkSynced = () => {
+      if (this.informers.every((i) => i.synced)) this.markSynced();
+    };
+    for (const resource of RESOURCES) {
+      for (const namespace of resource.namespaced ? namespaces : [undefined]) {
+        const { group, version, plural, labelSelector } = resource;
+        const path = `/apis/${group}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+        const list = () =>
+          (namespace
+            ? api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector })
+            : api.listClusterCustomObject({ group, version, plural, labelSelector })) as Promise<KubernetesListObject<KubernetesObject>>;
+        const listWatch = new ListWatch<KubernetesObject>(path, new BookmarkWatch(kubeConfig, () => this.closed), list, false, labelSelector, undefined, {
+          delayFn: (ms: number) => this.delay(ms),
+        });
+        const informer: Informer = { resource, path, namespace, listWatch, synced: false, failures: 0 };
+        this.informers.push(informer);
+        for (const verb of ['add', 'update', 'delete'] as const) listWatch.on(verb, () => onChange());
+        listWatch.on('error', (err: unknown) => this.restartLater(informer, path, err, checkSynced));
+      }
+    }
+    log.info({ informers: this.informers.length }, 'listing and watching the Kubernetes API');
+    await Promise.all(this.informers.map((i) => this.startInformer(i, checkSynced)));
+    // Serving before every kind is listed would push a partial routing table to Envoy.
+    await allSynced;
+  }
+
+  private async startInformer(informer: Informer, checkSynced: () => void): Promise<void> {
+    if (this.closed) return;
+    try {
+      await informer.listWatch.start();
+    } catch (err) {
+      // start() resolves after the list; errors are reported through `error`, but be safe.
+      this.restartLater(informer, 'start', err, checkSynced);
+      return;
+    }
+    if (informer.retry) return; // this attempt failed; restartLater has it
+    if (informer.failures > 0) this.options.log.info({ path: informer.path }, 'Kubernetes API reachable again');
+    informer.failures = 0;
+    if (!informer.synced) {
+      informer.synced = true;
+      checkSynced();
+    }
+  }
+
+  private restartLater(informer: Informer, path: string, err: unknown, checkSynced: () => void): void {
+    if (this.closed || informer.retry) return;
+    const { initialMs, maxMs } = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    const delay = Math.min(maxMs, initialMs * 2 ** informer.failures);
+    informer.failures++;
+    const reason = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
+    this.options.log.warn({ path, reason, retryInMs: delay, failures: informer.failures }, 'Kubernetes API watch failed; serving the last known objects');
+    informer.retry = setTimeout(() => {
+      informer.retry = undefined;
+      void this.startInformer(informer, checkSynced);
+    }, delay);
+  }
+
+  read(): SourceObjects {
+    const objects: SourceObjects = { triggers: [], workloadDeployments: [], workloads: [], hosts: [], diagnostics: [] };
+    for (const informer of this.informers) {
+      for (const raw of informer.listWatch.list()) {
+        const kind = informer.resource.kind;
+        if (kind === 'HTTPTrigger') {
+          objects.triggers.push(raw);
+          continue;
+        }
+        const checked = this.validate(kind, raw);
+        if (!checked.ok) objects.diagnostics.push(checked.diagnostic);
+        else if (kind === 'WorkloadDeployment') objects.workloadDeployments.push(checked.value as WorkloadDeployment);
+        else if (kind === 'Workload') objects.workloads.push(checked.value as Workload);
+        else objects.hosts.push(checked.value as Host);
+      }
+    }
+    return objects;
+  }
+
+  /** The HTTPTrigger as stored (with status and resourceVersion), for the reconciler. */
+  trigger(namespace: string, name: string): HTTPTrigger | undefined {
+    return this.find('HTTPTrigger', namespace, name) as HTTPTrigger | undefined;
+  }
+
+  /** The WorkloadDeployment as stored, for the reconciler. */
+  workloadDeployment(namespace: string, name: string): WorkloadDeployment | undefined {
+    return this.find('WorkloadDeployment', namespace, name) as WorkloadDeployment | undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.markSynced();
+    for (const wake of this.delays) wake();
+    for (const informer of this.informers) {
+      clearTimeout(informer.retry);
+      await informer.listWatch.stop();
+    }
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.delays.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.delays.add(wake);
+    });
+  }
+
+  private find(kind: Resource['kind'], namespace: string, name: string): KubernetesObject | undefined {
+    for (const informer of this.informers) {
+      if (informer.resource.kind !== kind || (informer.namespace && informer.namespace !== namespace)) continue;
+      const found = informer.listWatch.get(name, namespace);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  private validate(kind: SchemaKind, raw: KubernetesObject) {
+    let checked = this.validated.get(raw);
+    if (!checked) {
+      const result = validateSchema(kind, raw);
+      const label = `${kind} ${objectKey({ namespace: raw.metadata?.namespace, name: raw.metadata?.name ?? '(unnamed)' })}`;
+      checked = result.ok
+        ? { ok: true, value: result.value }
+        : { ok: false, diagnostic: { file: 'kubernetes', object: label, reason: 'Invalid', message: `${label} is skipped: ${result.errors.join('; ')}` } };
+      this.validated.set(raw, checked);
+    }
+    return checked;
+  }
+}

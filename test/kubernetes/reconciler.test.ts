@@ -1,0 +1,237 @@
+/**
+ * Kubernetes mode end to end against the test API server: @kubernetes/client-node
+ * lists and watches it unmodified, the controller serves routes over ADS, and
+ * the leader writes WorkloadDeployments, trigger status and Events, each write
+ * checked against the schema the real API server enforces.
+ */
+import * as assert from 'node:assert/strict';
+import { TRIGGER_LABEL } from '../../controller/api/types';
+import { triggerUpstreamHost } from '../../controller/api/validate';
+import { APPLIED_HASH_ANNOTATION } from '../../controller/reconcile/desired';
+import { host, trigger, workload } from '../support/fixtures';
+import { adminJson, TestCluster } from './harness';
+
+type Obj = Record<string, any>;
+
+const routes = (replica: Parameters<typeof adminJson>[0]) => adminJson(replica, '/debug/routes') as Promise<{ trigger: string; path: string; endpoints: string[] }[]>;
+
+describe('Kubernetes mode: source and reconciler', () => {
+  let cluster: TestCluster;
+
+  beforeEach(async () => {
+    cluster = await new TestCluster().start();
+  });
+
+  afterEach(async () => {
+    await cluster.stop();
+  });
+
+  it('creates the WorkloadDeployment (owned, labelled, wasi:http merged) and reports status, then Ready with endpoints', async () => {
+    const { server } = cluster;
+    server.put(
+      trigger('shop', {
+        host: 'shop.example.com',
+        paths: [['/api', 'Prefix']],
+        spec: {
+          replicas: 2,
+          hostSelector: { hostgroup: 'default' },
+          template: {
+            spec: {
+              components: [{ name: 'http', image: 'ghcr.io/example/shop:0.1.0' }],
+              volumes: [{ name: 'cache', ephemeral: {} }],
+              hostInterfaces: [
+                { namespace: 'wasi', package: 'http', interfaces: ['outgoing-handler'], config: { host: 'shop.internal' } },
+                { namespace: 'wasi', package: 'keyvalue', interfaces: ['store'] },
+              ],
+            },
+          },
+        },
+      }),
+    );
+    const { replica, logs } = await cluster.controller('replica-a');
+    const wd = await cluster.changes.until('the WorkloadDeployment', () => cluster.get('WorkloadDeployment', 'shop'));
+    const owner = cluster.get('HTTPTrigger', 'shop')!;
+    assert.deepEqual(wd.metadata.ownerReferences, [
+      { apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HTTPTrigger', name: 'shop', uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true },
+    ]);
+    assert.equal(wd.spec.replicas, 2);
+    assert.equal(wd.spec.deployPolicy, 'RollingUpdate');
+    assert.equal(wd.spec.template.labels[TRIGGER_LABEL], 'shop');
+    assert.deepEqual(wd.spec.template.spec.hostSelector, { hostgroup: 'default' });
+    assert.deepEqual(wd.spec.template.spec.volumes, [{ name: 'cache', ephemeral: {} }]);
+    const http = wd.spec.template.spec.hostInterfaces.filter((i: Obj) => i.namespace === 'wasi' && i.package === 'http');
+    assert.equal(http.length, 1, 'one unnamed wasi:http entry, as the runtime CRD requires');
+    assert.deepEqual(http[0].interfaces, ['outgoing-handler', 'incoming-handler']);
+    assert.deepEqual(http[0].config, { host: triggerUpstreamHost('default', 'shop'), 'host-aliases': 'shop.internal' });
+    const apply = server.writes.find((w) => w.path.endsWith('/workloaddeployments/shop'))!;
+    assert.equal(apply.contentType, 'application/apply-patch+yaml');
+    assert.equal(apply.fieldManager, 'wasm-control');
+
+    const accepted = await cluster.changes.until('Accepted', () => cluster.condition('shop', 'Accepted'));
+    assert.equal(accepted.status, 'True');
+    const status = cluster.get('HTTPTrigger', 'shop')!.status;
+    assert.equal(status.observedGeneration, 1);
+    assert.equal(status.upstreamHost, triggerUpstreamHost('default', 'shop'));
+    assert.equal(status.workloadDeployment, 'shop');
+    assert.equal(status.paths, '/api (Prefix)');
+    assert.equal(status.endpoints, 0);
+    const byType = Object.fromEntries(status.conditions.map((c: Obj) => [c.type, c]));
+    assert.equal(byType.Programmed.status, 'True');
+    assert.equal(byType.Ready.status, 'False');
+    assert.equal(byType.Ready.reason, 'NoEndpoints');
+    assert.equal(byType.Placeable, undefined, 'no NATS: no placement verdict');
+    assert.ok(logs.some((l) => /placement check is off/.test(l.msg)));
+
+    // The runtime runs it: a Ready Workload on a Ready Host.
+    server.put(host('host-1', { hostname: '10.1.0.7' }));
+    server.put(workload('shop-abc', 'shop', 'host-1'));
+    const ready = await cluster.changes.until('Ready=True', () => cluster.condition('shop', 'Ready')?.status === 'True' && cluster.get('HTTPTrigger', 'shop'));
+    assert.equal(ready.status.endpoints, 1);
+    assert.deepEqual(
+      (await routes(replica)).map((r) => [r.trigger, r.path, r.endpoints]),
+      [['default/shop', '/api', ['10.1.0.7:9191']]],
+    );
+    assert.deepEqual(server.invalidWrites, [], 'every write passes the schema');
+  });
+
+  it('updates the deployment and status on a spec change, and writes nothing when nothing changed', async () => {
+    const { server } = cluster;
+    server.put(trigger('blog', { host: 'blog.example.com' }));
+    const { replica } = await cluster.controller('replica-a');
+    await cluster.changes.until('first status', () => cluster.condition('blog', 'Accepted'));
+    const first = cluster.get('WorkloadDeployment', 'blog')!;
+
+    server.put(trigger('blog', { host: 'blog.example.com', paths: [['/', 'Prefix'], ['/feed', 'Exact']], spec: { replicas: 3 } }));
+    const updated = await cluster.changes.until('replicas 3', () => cluster.get('WorkloadDeployment', 'blog')?.spec.replicas === 3 && cluster.get('WorkloadDeployment', 'blog'));
+    assert.notEqual(updated.metadata.annotations[APPLIED_HASH_ANNOTATION], first.metadata.annotations[APPLIED_HASH_ANNOTATION]);
+    // Converged once the status reflects the updated deployment too.
+    await cluster.changes.until('status of generation 2', () => /0\/3 replicas/.test(cluster.condition('blog', 'Ready')?.message ?? ''));
+    assert.equal(cluster.get('HTTPTrigger', 'blog')!.status.paths, '/ (Prefix), /feed (Exact)');
+
+    // Settled: another full pass must not write anything.
+    await replica.reconciler.idle();
+    const writes = server.writes.length;
+    const passes = replica.reconciler.passes;
+    replica.reconciler.kick();
+    await replica.reconciler.idle();
+    assert.ok(replica.reconciler.passes > passes);
+    assert.equal(server.writes.length, writes, `unexpected writes: ${JSON.stringify(server.writes.slice(writes).map((w) => w.path))}`);
+    assert.deepEqual(server.invalidWrites, []);
+  });
+
+  it('reports a conflict on the younger trigger naming the winner, with an Event and an error log line', async () => {
+    const { server } = cluster;
+    server.put(trigger('first', { host: 'same.example.com', created: '2026-01-01T00:00:00Z' }));
+    server.put(trigger('second', { host: 'same.example.com', created: '2026-01-02T00:00:00Z' }));
+    const { replica, logs } = await cluster.controller('replica-a');
+    const conflict = await cluster.changes.until('Accepted=False', () => cluster.condition('second', 'Accepted'));
+    assert.equal(conflict.status, 'False');
+    assert.equal(conflict.reason, 'Conflict');
+    assert.match(conflict.message, /default\/first/);
+    assert.equal(cluster.condition('second', 'Programmed')?.status, 'False');
+    await cluster.changes.until('winner accepted', () => cluster.condition('first', 'Accepted')?.status === 'True');
+    const [event] = await cluster.changes.until('the Conflict event', () => cluster.events('Conflict').length > 0 && cluster.events('Conflict'));
+    assert.equal(event.type, 'Warning');
+    assert.equal(event.involvedObject.name, 'second');
+    assert.equal(event.involvedObject.kind, 'HTTPTrigger');
+    assert.match(event.message, /default\/first/);
+    assert.equal(event.reportingInstance, 'replica-a');
+    assert.ok(logs.some((l) => l.level === 50 && l.reason === 'Conflict' && l.trigger === 'default/second'), 'error log line for the conflict');
+    // One event per conflict, not one per pass.
+    replica.reconciler.kick();
+    await replica.reconciler.idle();
+    assert.equal(cluster.events('Conflict').length, 1);
+    assert.deepEqual(server.invalidWrites, []);
+  });
+
+  it('leaves the deployment to garbage collection when the trigger is deleted, and drops its routes', async () => {
+    const { server } = cluster;
+    server.put(trigger('gone', { host: 'gone.example.com' }));
+    const { replica, logs } = await cluster.controller('replica-a');
+    await cluster.changes.until('the deployment', () => cluster.get('WorkloadDeployment', 'gone'));
+    assert.equal((await routes(replica)).length, 1);
+    server.remove('control.cosmonic.io/v1alpha1', 'HTTPTrigger', 'default', 'gone');
+    assert.equal(cluster.get('WorkloadDeployment', 'gone'), undefined, 'owned by the trigger, so collected with it');
+    await cluster.changes.until('routes dropped', () => logs.some((l) => l.msg === 'routing updated' && l.triggers === 0));
+    assert.deepEqual(await routes(replica), []);
+    assert.equal(server.writes.filter((w) => w.method === 'DELETE').length, 0, 'the controller deletes nothing itself');
+  });
+
+  it('relists after 410 Gone and resumes a quiet watch from a bookmark without relisting', async () => {
+    const { server } = cluster;
+    server.put(trigger('keep', { host: 'keep.example.com' }));
+    const { replica } = await cluster.controller('replica-a');
+    await cluster.changes.until('watches open', () => server.openWatches() === 4);
+    const lists = (plural: string) => server.requests.filter((r) => /^GET \/apis\/[^?]+\/(\w+)(\?|$)/.exec(r)?.[1] === plural && !r.includes('watch=true')).length;
+    assert.equal(lists('hosts'), 1);
+    // A change no watch sees (the Workloads watch selects trigger-labelled ones): every watch falls behind…
+    server.put({ ...workload('unrelated', 'x', 'h'), metadata: { name: 'unrelated', namespace: 'default' } });
+    // …except the Hosts watch, which a bookmark brings up to date.
+    assert.equal(server.sendBookmarks('hosts'), 1, 'the watch asked for bookmarks');
+    // Compaction: older resourceVersions are gone. Watches end (after the bookmark, in stream order) and reconnect.
+    server.compact();
+    const triggerListsBefore = lists('httptriggers');
+    server.closeWatches();
+    await cluster.changes.until('httptriggers relisted after 410', () => lists('httptriggers') > triggerListsBefore);
+    await cluster.changes.until('watches reopened', () => server.openWatches() === 4);
+    assert.equal(lists('hosts'), 1, 'the bookmarked watch resumed without a relist');
+    assert.equal(replica.source.read().triggers.length, 1);
+    // Still live after the relist.
+    server.put(trigger('late', { host: 'late.example.com' }));
+    await cluster.changes.until('late trigger routed', () => replica.source.read().triggers.length === 2);
+    await cluster.changes.until('late trigger status', () => cluster.condition('late', 'Programmed')?.status === 'True');
+  });
+
+  it('keeps serving the last snapshot while the API server is down, and catches up (relisting) when it is back', async () => {
+    const { server } = cluster;
+    server.put(trigger('a', { host: 'a.example.com' }));
+    const { replica, logs } = await cluster.controller('replica-a');
+    await cluster.changes.until('status', () => cluster.condition('a', 'Programmed'));
+    const before = replica.controller.ads.currentSnapshot()!.version;
+
+    await server.stop();
+    await cluster.changes.until('the outage is noticed', () => logs.some((l) => /serving the last known objects/.test(l.msg)));
+    assert.equal(replica.controller.ads.currentSnapshot()!.version, before);
+    assert.deepEqual((await routes(replica)).map((r) => r.trigger), ['default/a']);
+
+    // Changes made while the controller cannot see them, and history compacted meanwhile.
+    server.remove('control.cosmonic.io/v1alpha1', 'HTTPTrigger', 'default', 'a');
+    server.put(trigger('b', { host: 'b.example.com' }));
+    server.compact();
+    await server.start();
+    await cluster.changes.until('b status', () => cluster.condition('b', 'Programmed')?.status === 'True');
+    await cluster.changes.until('a dropped', () => replica.source.read().triggers.length === 1);
+    assert.ok(logs.some((l) => l.msg === 'Kubernetes API reachable again'));
+    assert.ok(cluster.get('WorkloadDeployment', 'b'));
+  });
+
+  it('writes only from the leader, and hands over when the leader stops', async () => {
+    const { server } = cluster;
+    server.put(trigger('led', { host: 'led.example.com' }));
+    const a = await cluster.controller('replica-a');
+    await cluster.changes.until('a leads', () => a.replica.elector.isLeader());
+    const b = await cluster.controller('replica-b');
+    await cluster.changes.until('status from a', () => cluster.condition('led', 'Programmed'));
+    assert.ok(!b.replica.elector.isLeader());
+    assert.ok(a.logs.some((l) => l.msg === 'WorkloadDeployment created'));
+    // Both serve xDS.
+    assert.deepEqual((await routes(b.replica)).map((r) => r.trigger), ['default/led']);
+
+    // B resolves this change too, but only A writes it.
+    server.put(trigger('led', { host: 'led.example.com', spec: { replicas: 2 } }));
+    await cluster.changes.until('a applied', () => a.logs.some((l) => l.msg === 'WorkloadDeployment updated'));
+    await b.replica.reconciler.idle();
+    assert.ok(!b.logs.some((l) => /WorkloadDeployment (created|updated)/.test(l.msg)), 'the follower wrote nothing');
+
+    await a.replica.close();
+    assert.equal(cluster.get('Lease', 'wasm-control-controller', 'cosmonic-system')!.spec.holderIdentity, undefined, 'released on close');
+    await cluster.changes.until('b leads', () => b.replica.elector.isLeader());
+    server.put(trigger('led', { host: 'led.example.com', spec: { replicas: 4 } }));
+    await cluster.changes.until('b applied', () => b.logs.some((l) => l.msg === 'WorkloadDeployment updated'));
+    assert.equal(cluster.get('WorkloadDeployment', 'led')!.spec.replicas, 4);
+    const lease = cluster.get('Lease', 'wasm-control-controller', 'cosmonic-system')!;
+    assert.equal(lease.spec.holderIdentity, 'replica-b');
+    assert.equal(lease.spec.leaseTransitions, 1);
+    assert.deepEqual(server.invalidWrites, []);
+  });
+});
