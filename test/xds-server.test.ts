@@ -107,6 +107,7 @@ describe('ADS server with a real gRPC xDS client', function () {
   const nacks: { typeUrl: string; version: string; message: string }[] = [];
   const pushes: string[] = [];
   let ads: AdsServer;
+  let adsPort: number;
   let client: grpc.Client;
   const pipeline = new Pipeline();
   const builder = new SnapshotBuilder();
@@ -114,17 +115,18 @@ describe('ADS server with a real gRPC xDS client', function () {
   let hosts: Host[];
   let workloads: Workload[];
 
+  const events = { onNack: (_node: string, typeUrl: string, version: string, message: string) => nacks.push({ typeUrl, version, message }), onPush: (t: string) => pushes.push(t) };
   const publish = () => ads.setSnapshot(builder.build(pipeline.run({ triggers, workloads, hosts }).resources));
 
   before(async () => {
     for (const name of ['a', 'b', 'c']) backends.push(await backend(name));
     hosts = ['a', 'b', 'c'].map((id, i) => host(id, backends[i].port));
     workloads = [workload('api', 'a'), workload('api', 'b'), workload('api', 'c'), workload('health', 'a')];
-    ads = new AdsServer({ onNack: (_node, typeUrl, version, message) => nacks.push({ typeUrl, version, message }), onPush: (t) => pushes.push(t) });
-    const port = await ads.listen('127.0.0.1:0');
+    ads = new AdsServer(events);
+    adsPort = await ads.listen('127.0.0.1:0');
     publish();
     const bootstrap = {
-      xds_servers: [{ server_uri: `127.0.0.1:${port}`, channel_creds: [{ type: 'insecure' }], server_features: [] }],
+      xds_servers: [{ server_uri: `127.0.0.1:${adsPort}`, channel_creds: [{ type: 'insecure' }], server_features: [] }],
       node: { id: 'test-client', locality: {} },
     };
     client = new grpc.Client('xds:///echo.test', grpc.credentials.createInsecure(), {
@@ -181,5 +183,25 @@ describe('ADS server with a real gRPC xDS client', function () {
       assert.equal(acked().acked, acked().sent);
       assert.equal(acked().lastNack, undefined);
     });
+  });
+
+  it('keeps working across a server restart; the new server serves the same versions', async () => {
+    const acked = () => ads.clients().find((c) => c.nodeId === 'test-client')?.types ?? {};
+    const before = acked();
+    await ads.close();
+    assert.equal(await call(client, '/healthz'), 'a', 'the client keeps its config while the server is away');
+    ads = new AdsServer(events);
+    await ads.listen(`127.0.0.1:${adsPort}`);
+    // A fresh pipeline and builder, as in a restarted process: versions come from content alone.
+    ads.setSnapshot(new SnapshotBuilder().build(new Pipeline().run({ triggers, workloads, hosts }).resources));
+    await eventually(() => {
+      const after = acked();
+      for (const typeUrl of [TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]) {
+        assert.ok(before[typeUrl]?.acked, `no ${typeUrl} ACK before the restart`);
+        assert.equal(after[typeUrl]?.acked, before[typeUrl].acked, typeUrl);
+      }
+    }, 10000);
+    assert.equal(await call(client, '/healthz'), 'a');
+    assert.equal(await call(client, '/api/Echo'), 'a');
   });
 });

@@ -1,0 +1,140 @@
+/**
+ * Many streams at once, and streams coming and going: every stream gets a change
+ * from one shared response, closed streams leave nothing behind, and a burst of
+ * NACKs causes no resend (go-control-plane's loop, xds-notes §1.2).
+ */
+import * as assert from 'node:assert/strict';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { sotwAck, sotwNack, type AdsClient, type DeltaStream, type SotwStream } from './support/ads-client';
+import { CDS, LDS, RDS, World } from './support/xds-world';
+
+/** gc() even when node was started without --expose-gc (mocha's config does not pass it). */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+/** A world whose stream count can be awaited. */
+function countingWorld(): { world: World; streamsAt: (n: number) => Promise<void> } {
+  let open = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const world = new World({
+    onStreamChange: (now) => {
+      open = now;
+      for (const w of waiters.filter((x) => x.n === now)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    },
+  });
+  const streamsAt = (n: number) =>
+    open === n
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${open} streams still open, expected ${n}`)), 5000);
+          waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+        });
+  return { world, streamsAt };
+}
+
+/** Opens `count` streams on `client`, half SotW and half delta, each subscribed to every cluster. */
+async function subscribedStreams(client: AdsClient, count: number): Promise<(SotwStream | DeltaStream)[]> {
+  const streams: (SotwStream | DeltaStream)[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i % 2 === 0) {
+      const s = client.sotw();
+      s.send({ type_url: CDS, node: { id: `sotw-${i}` } });
+      streams.push(s);
+    } else {
+      const s = client.delta();
+      s.send({ type_url: CDS, node: { id: `delta-${i}` } });
+      streams.push(s);
+    }
+  }
+  await Promise.all(streams.map((s) => s.next()));
+  return streams;
+}
+
+describe('ADS streams at scale', function () {
+  this.timeout(20000);
+  let world: World;
+  afterEach(() => world?.close());
+
+  it('delivers one change to 200 concurrent streams from two shared responses (SotW, delta)', async () => {
+    const counting = countingWorld();
+    world = await counting.world.start({ triggers: ['a'] });
+    const streams = await subscribedStreams(world.client(), 200);
+    assert.equal(world.ads.openStreams, 200);
+    const built = world.ads.shared.stats.responsesBuilt;
+    world.set({ triggers: ['a', 'b'] });
+    const responses = await Promise.all(streams.map((s) => s.next()));
+    for (const r of responses) {
+      assert.equal(r.type_url, CDS);
+      assert.ok(r.resources.length >= 1);
+    }
+    assert.equal(world.ads.shared.stats.responsesBuilt - built, 2, 'a response was built per stream');
+    await Promise.all(streams.map((s) => s.close()));
+    await counting.streamsAt(0);
+    assert.equal(world.ads.openStreams, 0);
+    assert.deepEqual(world.ads.clients(), []);
+  });
+
+  it('leaves no streams and no heap growth after 1,000 connect/disconnect cycles', async () => {
+    const counting = countingWorld();
+    world = await counting.world.start({ triggers: ['a', 'b', 'c'] });
+    /** 50 streams on a fresh connection; half end cleanly, half are cancelled (a crashed client). */
+    const cycle = async () => {
+      const client = world.client();
+      const streams = await subscribedStreams(client, 50);
+      await Promise.all(streams.map((s, i) => (i % 4 < 2 ? s.close() : (s.cancel(), s.ended))));
+      client.close();
+    };
+    // Warm up (code paths, grpc-js pools) before the baseline.
+    await cycle();
+    await counting.streamsAt(0);
+    collectGarbage();
+    const baseline = process.memoryUsage().heapUsed;
+    for (let batch = 0; batch < 20; batch += 2) await Promise.all([cycle(), cycle()]);
+    await counting.streamsAt(0);
+    assert.equal(world.ads.openStreams, 0);
+    collectGarbage();
+    const growth = process.memoryUsage().heapUsed - baseline;
+    // A leaked stream keeps its call, buffers and state (tens of KiB): 1,000 would be tens of MiB.
+    assert.ok(growth < 4 * 1024 * 1024, `heap grew by ${(growth / 1024 / 1024).toFixed(1)} MiB`);
+  });
+
+  it('does not resend when 50 clients NACK the same routes at once', async () => {
+    const nacks: string[] = [];
+    const pushes: string[] = [];
+    world = await new World({ onNack: (node) => nacks.push(node), onPush: (type) => pushes.push(type) }).start({ triggers: ['a'] });
+    const client = world.client();
+    const sotw: SotwStream[] = [];
+    const delta: DeltaStream[] = [];
+    for (let i = 0; i < 25; i++) {
+      const s = client.sotw();
+      s.send({ type_url: RDS, resource_names: ['ingress_http'], node: { id: `sotw-${i}` } });
+      sotw.push(s);
+      const d = client.delta();
+      d.send({ type_url: RDS, resource_names_subscribe: ['ingress_http'], node: { id: `delta-${i}` } });
+      delta.push(d);
+    }
+    const firstSotw = await Promise.all(sotw.map((s) => s.next()));
+    const firstDelta = await Promise.all(delta.map((d) => d.next()));
+    firstSotw.forEach((r, i) => sotw[i].send(sotwAck(r, ['ingress_http'])));
+    firstDelta.forEach((r, i) => delta[i].send({ type_url: RDS, response_nonce: r.nonce }));
+    world.set({ triggers: ['a'], paths: { a: '/v2' } });
+    const secondSotw = await Promise.all(sotw.map((s) => s.next()));
+    const secondDelta = await Promise.all(delta.map((d) => d.next()));
+    const pushesBefore = pushes.filter((t) => t === RDS).length;
+    secondSotw.forEach((r, i) => sotw[i].send(sotwNack(r, firstSotw[i].version_info, ['ingress_http'])));
+    secondDelta.forEach((r, i) => delta[i].send({ type_url: RDS, response_nonce: r.nonce, error_detail: { message: 'rejected' } }));
+    // Barrier on every stream: the next message is the LDS answer, not the rejected routes again.
+    for (const s of [...sotw, ...delta]) s.send({ type_url: LDS, node: { id: 'x' } } as never);
+    const next = await Promise.all([...sotw, ...delta].map((s) => s.next()));
+    assert.deepEqual(new Set(next.map((r) => r.type_url)), new Set([LDS]));
+    assert.equal(nacks.length, 50);
+    assert.equal(pushes.filter((t) => t === RDS).length, pushesBefore, 'rejected routes were sent again');
+    assert.equal(world.ads.clients().filter((c) => c.types[RDS].lastNack).length, 50);
+  });
+});
