@@ -4,8 +4,12 @@
  * Deployment, the xDS/admin Service, a PodDisruptionBudget and the
  * NetworkPolicy that lets only Envoy reach the xDS port.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import * as YAML from 'yaml';
+import { packageRoot } from '../controller/package-root';
 import { CONTROLLER, ENVOY, labels, PORTS, selector } from './names';
 import { Settings } from './settings';
 import { hardenedContainer, hardenedPod } from './pod-security';
@@ -18,17 +22,19 @@ export function serviceAccount(s: Settings): k8s.core.v1.ServiceAccountArgs {
   return { metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) } };
 }
 
+/** The controller's RBAC rules by kind, from controller/rbac.yaml (the one source, also usable with kubectl). */
+function rbacRules(kind: 'ClusterRole' | 'Role'): k8s.types.input.rbac.v1.PolicyRule[] {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(packageRoot(), 'controller/rbac.yaml'), 'utf8')).map((d) => d.toJS());
+  const doc = docs.find((d) => d?.kind === kind);
+  if (!doc) throw new Error(`controller/rbac.yaml has no ${kind}`);
+  return doc.rules;
+}
+
 /** Cluster-wide reads of the kinds the controller resolves, writes of what it owns, and nothing else (no secrets, no wildcards). */
 export function clusterRole(s: Settings): k8s.rbac.v1.ClusterRoleArgs {
   return {
     metadata: { name: `${CONTROLLER}-${s.namespace}`, labels: labels(CONTROLLER) },
-    rules: [
-      { apiGroups: ['control.cosmonic.io'], resources: ['httptriggers'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['control.cosmonic.io'], resources: ['httptriggers/status'], verbs: ['update', 'patch'] },
-      { apiGroups: ['runtime.wasmcloud.dev'], resources: ['workloaddeployments'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
-      { apiGroups: ['runtime.wasmcloud.dev'], resources: ['workloads', 'hosts'], verbs: ['get', 'list', 'watch'] },
-      { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-    ],
+    rules: rbacRules('ClusterRole'),
   };
 }
 
@@ -44,7 +50,7 @@ export function clusterRoleBinding(s: Settings, roleName: pulumi.Input<string>):
 export function leaseRole(s: Settings): k8s.rbac.v1.RoleArgs {
   return {
     metadata: { name: `${CONTROLLER}-leader-election`, namespace: s.namespace, labels: labels(CONTROLLER) },
-    rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+    rules: rbacRules('Role'),
   };
 }
 
