@@ -5,8 +5,12 @@
  * on conditions that re-checks whenever the API server or the controller's log
  * moves (no fixed sleeps).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import * as YAML from 'yaml';
+import { packageRoot } from '../../controller/package-root';
 import { validateSchema, type SchemaKind } from '../../controller/api/schema';
 import { KubernetesController, type KubernetesModeOptions } from '../../controller/reconcile/kubernetes-mode';
 import { FakeApiServer } from '../support/fake-apiserver';
@@ -143,4 +147,22 @@ export class TestCluster {
 export async function adminJson(replica: KubernetesController, path: string): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${replica.controller.adminPort}${path}`);
   return res.json();
+}
+
+/** The requests (`METHOD path?query`, as the test API server logs them) that controller/rbac.yaml would not allow. */
+export function requestsOutsideRbac(requests: readonly string[], leaseNamespace = 'cosmonic-system'): string[] {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(packageRoot(), 'controller/rbac.yaml'), 'utf8')).map((d) => d.toJS());
+  const rules = (kind: string): { apiGroups: string[]; resources: string[]; verbs: string[] }[] => docs.find((d) => d.kind === kind).rules;
+  return requests.filter((request) => {
+    const [method, target] = request.split(' ');
+    const url = new URL(target, 'http://x');
+    const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/.exec(url.pathname);
+    if (!m) return true;
+    const [, group = '', namespace, plural, name, sub] = m;
+    const verb =
+      method === 'GET' ? (url.searchParams.get('watch') === 'true' ? 'watch' : name ? 'get' : 'list') : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method];
+    const resource = sub ? `${plural}/${sub}` : plural;
+    const allows = (r: { apiGroups: string[]; resources: string[]; verbs: string[] }) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb);
+    return !(rules('ClusterRole').some(allows) || (namespace === leaseNamespace && rules('Role').some(allows)));
+  });
 }

@@ -9,7 +9,7 @@ import { TRIGGER_LABEL } from '../../controller/api/types';
 import { triggerUpstreamHost } from '../../controller/api/validate';
 import { APPLIED_HASH_ANNOTATION } from '../../controller/reconcile/desired';
 import { host, trigger, workload } from '../support/fixtures';
-import { adminJson, TestCluster } from './harness';
+import { adminJson, requestsOutsideRbac, TestCluster } from './harness';
 
 type Obj = Record<string, any>;
 
@@ -24,6 +24,8 @@ describe('Kubernetes mode: source and reconciler', () => {
 
   afterEach(async () => {
     await cluster.stop();
+    // Least privilege, checked: every request the controller made is one controller/rbac.yaml allows.
+    assert.deepEqual(requestsOutsideRbac(cluster.server.requests), []);
   });
 
   it('creates the WorkloadDeployment (owned, labelled, wasi:http merged) and reports status, then Ready with endpoints', async () => {
