@@ -1,5 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { BUILTIN_INTERFACES } from '../controller/placement/hosts';
 import { mergeValues } from './chart-values';
 import { RUNTIME_CHART } from './control-plane';
 import { controlPlaneInternals } from './control-plane-registry';
@@ -12,26 +13,12 @@ export const WEBGPU_INTERFACE: AdvertisedInterfaceArgs = { namespace: 'wasi', pa
 
 /**
  * What every `wash host` advertises (wasmcloud-runtime.md §2.2): the built-in
- * WASI 0.2 interfaces of its WIT world, versionless because the host serves
- * every 0.2 patch release, and the standard plugins with the versions their
- * worlds declare.
+ * WASI 0.2 interfaces of its WIT world (the controller's list, versionless
+ * because the host serves every 0.2 patch release), and the standard plugins
+ * with the versions their worlds declare.
  */
 export const STANDARD_HOST_INTERFACES: readonly AdvertisedInterfaceArgs[] = [
-  { namespace: 'wasi', package: 'http', interfaces: ['types', 'incoming-handler', 'outgoing-handler', 'handler'] },
-  { namespace: 'wasi', package: 'io', interfaces: ['error', 'poll', 'streams'] },
-  { namespace: 'wasi', package: 'clocks', interfaces: ['monotonic-clock', 'wall-clock'] },
-  { namespace: 'wasi', package: 'random', interfaces: ['random', 'insecure', 'insecure-seed'] },
-  {
-    namespace: 'wasi',
-    package: 'cli',
-    interfaces: ['environment', 'exit', 'run', 'stdin', 'stdout', 'stderr', 'terminal-input', 'terminal-output', 'terminal-stdin', 'terminal-stdout', 'terminal-stderr'],
-  },
-  { namespace: 'wasi', package: 'filesystem', interfaces: ['types', 'preopens'] },
-  {
-    namespace: 'wasi',
-    package: 'sockets',
-    interfaces: ['network', 'instance-network', 'tcp', 'tcp-create-socket', 'udp', 'udp-create-socket', 'ip-name-lookup'],
-  },
+  ...BUILTIN_INTERFACES,
   { namespace: 'wasi', package: 'config', version: '0.2.0-draft', interfaces: ['store'] },
   { namespace: 'wasmcloud', package: 'secrets', version: '0.1.0-draft', interfaces: ['store', 'reveal'] },
   { namespace: 'wasi', package: 'logging', version: '0.1.0-draft', interfaces: ['logging'] },
