@@ -148,8 +148,8 @@ describe('ControlPlane (Pulumi mocks)', () => {
       const rules: any[] = role.inputs.rules;
       const verbsOn = (group: string, resource: string) => rules.filter((x) => x.apiGroups.includes(group) && x.resources.includes(resource)).flatMap((x) => x.verbs).sort();
       assert.deepEqual(verbsOn('control.cosmonic.io', 'httptriggers'), ['get', 'list', 'watch']);
-      assert.deepEqual(verbsOn('control.cosmonic.io', 'httptriggers/status'), ['patch', 'update']);
-      assert.deepEqual(verbsOn('runtime.wasmcloud.dev', 'workloaddeployments'), ['create', 'get', 'list', 'patch', 'update', 'watch']);
+      assert.deepEqual(verbsOn('control.cosmonic.io', 'httptriggers/status'), ['patch']);
+      assert.deepEqual(verbsOn('runtime.wasmcloud.dev', 'workloaddeployments'), ['create', 'get', 'list', 'patch', 'watch']);
       assert.deepEqual(verbsOn('runtime.wasmcloud.dev', 'workloads'), ['get', 'list', 'watch']);
       assert.deepEqual(verbsOn('runtime.wasmcloud.dev', 'hosts'), ['get', 'list', 'watch']);
       assert.deepEqual(verbsOn('', 'events'), ['create', 'patch']);
