@@ -5,13 +5,12 @@ import { TRIGGER_API_VERSION } from '../controller/api/types';
 import { checkHTTPTrigger, type ValidTrigger } from '../controller/api/validate';
 import { routeClaimCollisions } from '../controller/resolve/resolve';
 import { IngressProvider } from './args';
-import { ControlPlaneInternals, controlPlaneInternals } from './control-plane-registry';
+import { ControlPlaneInternals } from './control-plane-registry';
 import { TRAEFIK_INGRESS_CLASS, traefikAnnotations } from './edge';
 import { INGRESS_SERVICE, labels, PORTS, serviceDns } from './names';
 import { HttpTriggerArgs } from './workload-args';
-import { checkFailure, hostSelectorOf, knownForCheck, placementProblem, perRunRegistry, withoutUndefined, workloadSpec } from './workload-checks';
+import { checkFailure, knownForCheck, placementProblem, perRunRegistry, withoutUndefined, workloadBasics, workloadSpec } from './workload-checks';
 
-export const DEFAULT_NAMESPACE = 'default';
 const DEFAULT_PATHS = [{ path: '/', pathType: 'Prefix' }];
 
 /** The valid triggers of this program run: route conflicts are found among them. */
@@ -77,14 +76,7 @@ export interface HttpTriggerPlan {
 
 /** Builds the manifest and runs every check; never throws. Valid triggers join this run's registry. */
 export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): HttpTriggerPlan {
-  const problems: string[] = [];
-  const name = args.name ?? componentName;
-  const namespace = args.namespace ?? DEFAULT_NAMESPACE;
-  const key = `${namespace}/${name}`;
-  const controlPlane = controlPlaneInternals(args.controlPlane);
-  if (args.controlPlane !== undefined && !controlPlane) problems.push('controlPlane: pass the ControlPlane component built in this program');
-  const selector = hostSelectorOf(args.hostGroup, args.hostSelector);
-  if (selector.problem) problems.push(selector.problem);
+  const { name, namespace, key, controlPlane, selector, problems } = workloadBasics(componentName, args);
 
   const ingress = args.ingress !== null && typeof args.ingress === 'object' ? { ...args.ingress, paths: args.ingress.paths ?? DEFAULT_PATHS } : args.ingress;
   const manifest = {
@@ -94,7 +86,7 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
     spec: withoutUndefined({
       replicas: args.replicas,
       deployPolicy: args.deployPolicy,
-      hostSelector: selector.selector,
+      hostSelector: selector,
       timeout: args.timeout,
       ingress,
       template: { spec: workloadSpec(args) },

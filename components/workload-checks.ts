@@ -7,7 +7,26 @@
 import * as pulumi from '@pulumi/pulumi';
 import { formatInterface, missingInterfaces, placementFix } from '../controller/api/interfaces';
 import type { HostInterface } from '../controller/api/types';
-import { HostGroupReference } from './workload-args';
+import { controlPlaneInternals, type ControlPlaneInternals } from './control-plane-registry';
+import { ControlPlaneReference, HostGroupReference } from './workload-args';
+
+/** Namespace of workloads that do not name one. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/** What every workload component works out first: its name, its control plane, its host selector. */
+export function workloadBasics(
+  componentName: string,
+  args: { name?: string; namespace?: string; controlPlane?: ControlPlaneReference; hostGroup?: HostGroupReference; hostSelector?: unknown },
+): { name: string; namespace: string; key: string; controlPlane?: ControlPlaneInternals; selector?: Record<string, string>; problems: string[] } {
+  const problems: string[] = [];
+  const name = args.name ?? componentName;
+  const namespace = args.namespace ?? DEFAULT_NAMESPACE;
+  const controlPlane = controlPlaneInternals(args.controlPlane);
+  if (args.controlPlane !== undefined && !controlPlane) problems.push('controlPlane: pass the ControlPlane component built in this program');
+  const selector = hostSelectorOf(args.hostGroup, args.hostSelector);
+  if (selector.problem) problems.push(selector.problem);
+  return { name, namespace, key: `${namespace}/${name}`, controlPlane, selector: selector.selector, problems };
+}
 
 /** The label wasmCloud hosts carry for their host group (`wash host --host-group`). */
 export const HOST_GROUP_LABEL = 'hostgroup';

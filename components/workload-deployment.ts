@@ -3,10 +3,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { validateSchema } from '../controller/api/schema';
 import { RUNTIME_API_VERSION, type WorkloadDeployment as WorkloadDeploymentObject } from '../controller/api/types';
 import { metadataProblems, workloadSpecProblems } from '../controller/api/validate';
-import { controlPlaneInternals } from './control-plane-registry';
-import { DEFAULT_NAMESPACE } from './http-trigger';
 import { DeployPolicy, WorkloadDeploymentArgs } from './workload-args';
-import { checkFailure, hostSelectorOf, knownForCheck, placementProblem, perRunRegistry, withoutUndefined, workloadSpec } from './workload-checks';
+import { checkFailure, knownForCheck, placementProblem, perRunRegistry, withoutUndefined, workloadBasics, workloadSpec } from './workload-checks';
 
 /** WorkloadDeployments of this program run, by `namespace/name`. */
 const deploymentsThisRun = perRunRegistry(() => new Set<string>());
@@ -56,14 +54,7 @@ export interface WorkloadDeploymentPlan {
 
 /** Builds the manifest and runs every check; never throws. */
 export function planWorkloadDeployment(componentName: string, args: WorkloadDeploymentArgs): WorkloadDeploymentPlan {
-  const problems: string[] = [];
-  const name = args.name ?? componentName;
-  const namespace = args.namespace ?? DEFAULT_NAMESPACE;
-  const key = `${namespace}/${name}`;
-  const controlPlane = controlPlaneInternals(args.controlPlane);
-  if (args.controlPlane !== undefined && !controlPlane) problems.push('controlPlane: pass the ControlPlane component built in this program');
-  const selector = hostSelectorOf(args.hostGroup, args.hostSelector);
-  if (selector.problem) problems.push(selector.problem);
+  const { name, namespace, key, controlPlane, selector, problems } = workloadBasics(componentName, args);
   if (args.deployPolicy !== undefined && !Object.values(DeployPolicy).includes(args.deployPolicy)) {
     problems.push(`deployPolicy ${JSON.stringify(args.deployPolicy)} is not supported: use one of ${Object.values(DeployPolicy).map((v) => `"${v}"`).join(', ')}`);
   }
@@ -72,7 +63,7 @@ export function planWorkloadDeployment(componentName: string, args: WorkloadDepl
     apiVersion: RUNTIME_API_VERSION,
     kind: 'WorkloadDeployment',
     metadata: { name, namespace },
-    spec: withoutUndefined({ replicas: args.replicas, deployPolicy: args.deployPolicy, template: { spec: workloadSpec(args, selector.selector) } }),
+    spec: withoutUndefined({ replicas: args.replicas, deployPolicy: args.deployPolicy, template: { spec: workloadSpec(args, selector) } }),
   };
   const schema = validateSchema<WorkloadDeploymentObject>('WorkloadDeployment', knownForCheck(manifest));
   if (!schema.ok) problems.push(...schema.errors);
