@@ -7,7 +7,7 @@ import type { Diagnostic } from './api/validate';
 import type { Host, Workload } from './api/types';
 import type { EnvoyResources, TranslateOptions } from './envoy/translate';
 import { Translator } from './envoy/translate';
-import { triggerEndpoints, type TriggerEndpoints } from './resolve/endpoints';
+import { compareStrings, triggerEndpoints, type TriggerEndpoints } from './resolve/endpoints';
 import { Resolver, type RoutingModel } from './resolve/resolve';
 
 export interface PipelineInput {
@@ -39,7 +39,7 @@ export class Pipeline {
     return {
       model,
       resources: this.translator.translate(model),
-      diagnostics: admitted ? [...model.diagnostics, ...endpoints.diagnostics.filter((d) => admitted.has(d.trigger))] : model.diagnostics,
+      diagnostics: sortedDiagnostics(admitted ? [...model.diagnostics, ...endpoints.diagnostics.filter((d) => admitted.has(d.trigger))] : model.diagnostics),
     };
   }
 
@@ -50,6 +50,13 @@ export class Pipeline {
     this.endpoints = { workloads, hosts, result };
     return result;
   }
+}
+
+/** By trigger, then reason: the same objects give the same report whatever order they were read in. */
+function sortedDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+  return diagnostics.length < 2
+    ? diagnostics
+    : [...diagnostics].sort((a, b) => compareStrings(a.trigger, b.trigger) || compareStrings(a.reason, b.reason) || compareStrings(a.message, b.message));
 }
 
 /** The same Workload and Host objects as last time give the same endpoints: skip the pass over them. */

@@ -505,3 +505,12 @@ describe('resolveRoutes + Translator', () => {
     assert.equal(((res.routeConfigurations[0] as Json).virtual_hosts as Json[]).length, 1);
   });
 });
+
+describe('translate: options', () => {
+  it('refuses a listener port Envoy would reject, naming it', () => {
+    assert.throws(() => new Translator({ listenerPort: 70000 }), /listener port 70000 is not a TCP port/);
+    assert.throws(() => new Translator({ listenerPort: 0 }), /listener port 0/);
+    assert.throws(() => new Translator({ listenerAddress: ' ' }), /listener address is empty/);
+    assert.doesNotThrow(() => new Translator({ listenerPort: 65535, listenerAddress: '::' }));
+  });
+});

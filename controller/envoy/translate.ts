@@ -99,7 +99,15 @@ export class Translator {
   /** Last run's model and output, for patching when most of the model is the same objects. */
   private last?: { model: RoutingModel; virtualHosts: ProtoJson[]; clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] };
 
-  constructor(private readonly options: TranslateOptions = {}) {}
+  constructor(private readonly options: TranslateOptions = {}) {
+    const port = options.listenerPort;
+    if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      throw new Error(`listener port ${port} is not a TCP port: use 1-65535 (Envoy would reject the listener)`);
+    }
+    if (options.listenerAddress !== undefined && options.listenerAddress.trim() === '') {
+      throw new Error('listener address is empty: use an IP address such as 0.0.0.0');
+    }
+  }
 
   translate(model: RoutingModel): EnvoyResources {
     const last = this.last;
