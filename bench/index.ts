@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import { Pipeline } from '../controller/pipeline';
 import { SnapshotBuilder, TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
+import { benchXds } from './xds';
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -71,6 +72,7 @@ function main(): void {
   console.log(`wasm-control bench — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model}, ${mib(os.totalmem())}`);
   console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
   for (const count of [1000, 10000]) benchRoutingCore(count);
+  void benchXds();
 }
 
 main();

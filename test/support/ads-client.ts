@@ -150,15 +150,12 @@ export class RawStream<Req, Res> {
   private readonly queue: Res[] = [];
   private waiter?: { resolve: (r: Res) => void; reject: (e: Error) => void };
   private failure?: Error;
-  /** Every response received, in order (the queue is what `next` has not returned yet). */
-  readonly received: Res[] = [];
   /** Called on every response as it arrives (the benchmark ACKs from here). */
   onResponse?: (response: Res) => void;
   readonly ended: Promise<void>;
 
   constructor(private readonly call: grpc.ClientDuplexStream<Req, Res>) {
     call.on('data', (response: Res) => {
-      this.received.push(response);
       this.onResponse?.(response);
       if (this.waiter) {
         const w = this.waiter;
@@ -236,6 +233,8 @@ export interface AdsClientOptions {
   ownConnection?: boolean;
   /** HTTP/2 flow-control window (grpc-js's default is 64 KiB; Envoy's is far larger). */
   flowControlWindow?: number;
+  /** Largest response accepted (grpc-js's default is 4 MiB; Envoy has no such default). */
+  maxReceiveMessageLength?: number;
 }
 
 export class AdsClient {
@@ -245,6 +244,7 @@ export class AdsClient {
     this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
       ...(options.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
       ...(options.flowControlWindow ? { 'grpc-node.flow_control_window': options.flowControlWindow } : {}),
+      ...(options.maxReceiveMessageLength ? { 'grpc.max_receive_message_length': options.maxReceiveMessageLength } : {}),
     });
   }
 
