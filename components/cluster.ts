@@ -442,7 +442,7 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
         scalingConfig: { minSize: g.minSize, desiredSize: g.desiredSize, maxSize: g.maxSize },
         updateConfig: { maxUnavailable: 1 },
         labels: g.labels,
-        taints,
+        taints: taints.length > 0 ? taints : undefined,
         tags,
       },
       // Policies first, or deleting the group can strand instances and ENIs; an autoscaler owns desiredSize.

@@ -91,6 +91,19 @@ export async function underMocks<T>(options: MockOptions, construct: () => T | P
   }
 }
 
+/** Runs `construct` under mocks and returns what it threw and what it registered (expected: nothing). */
+export async function refusal(construct: () => void): Promise<{ error: unknown; registered: Recorded[] }> {
+  let error: unknown;
+  const { registered } = await underMocks({ stack: 'test' }, () => {
+    try {
+      construct();
+    } catch (e) {
+      error = e;
+    }
+  });
+  return { error, registered };
+}
+
 /**
  * A stack's configuration the way the CLI hands it to the program: the
  * stack file's values over the defaults Pulumi.yaml declares, strings as they
@@ -106,6 +119,14 @@ export function stackConfig(stack: string): Record<string, string> {
   }
   Object.assign(values, stackFile.config);
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+}
+
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+
+/** A secret input as the mocks record it: the value, and whether it was secret. */
+export function revealed<T>(input: T | { value: T }): { secret: boolean; value: T } {
+  const secret = input !== null && typeof input === 'object' && SECRET_SIG in (input as object);
+  return { secret, value: secret ? (input as { value: T }).value : (input as T) };
 }
 
 /** The registered resources of one type. */
