@@ -1,0 +1,52 @@
+/** The GitHub workflows against the stacks they preview and deploy, so a new or renamed stack cannot fall out of CI. */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import { packageRoot } from '../../controller/package-root';
+import { stackConfig } from './mocks';
+
+const WORKFLOWS = path.join(packageRoot(), '.github', 'workflows');
+const workflow = (name: string) => YAML.parse(fs.readFileSync(path.join(WORKFLOWS, name), 'utf8'));
+const pulumiSteps = (job: any) => job.steps.filter((s: any) => String(s.uses).startsWith('pulumi/actions@'));
+
+/** The stacks whose cluster CI can reach: every stack file except those on an existing (local) cluster. */
+const cloudStacks = fs
+  .readdirSync(path.join(packageRoot(), 'stacks'))
+  .map((f) => /^Pulumi\.([\w-]+)\.yaml$/.exec(f)?.[1])
+  .filter((s): s is string => s !== undefined && stackConfig(s)['wasm-control:clusterKind'] === 'eks')
+  .sort();
+
+describe('.github/workflows', () => {
+  it('previews every cloud stack on pull requests and comments the diff', () => {
+    const preview = workflow('preview.yml');
+    assert.ok('pull_request' in preview.on);
+    assert.deepEqual([...preview.jobs.preview.strategy.matrix.stack].sort(), cloudStacks);
+    const [step] = pulumiSteps(preview.jobs.preview);
+    assert.deepEqual([step.with.command, step.with['comment-on-pr'], step.with['stack-name'].endsWith('/${{ matrix.stack }}')], ['preview', true, true]);
+    assert.equal(preview.permissions['pull-requests'], 'write');
+  });
+
+  it('deploys every cloud stack on main, after the tests, prod after staging', () => {
+    const deploy = workflow('deploy.yml');
+    assert.deepEqual(deploy.on.push.branches, ['main']);
+    const stacks = Object.values<any>(deploy.jobs)
+      .flatMap((job) => (job.steps ? pulumiSteps(job) : []))
+      .map((s: any) => {
+        assert.equal(s.with.command, 'up');
+        return s.with['stack-name'].split('/').pop();
+      });
+    assert.deepEqual(stacks.sort(), cloudStacks);
+    assert.equal(deploy.jobs.staging.needs, 'test');
+    assert.equal(deploy.jobs.prod.needs, 'staging');
+    assert.equal(deploy.jobs.test.uses, './.github/workflows/test.yml');
+  });
+
+  it('runs the tests on Node 22 through .ci/run, also when called from deploy', () => {
+    const test = workflow('test.yml');
+    assert.ok('workflow_call' in test.on && 'pull_request' in test.on);
+    const steps = test.jobs.test.steps;
+    assert.equal(steps.find((s: any) => String(s.uses).startsWith('actions/setup-node@')).with['node-version'], 22);
+    assert.ok(steps.some((s: any) => s.run === './.ci/run'));
+  });
+});
