@@ -150,14 +150,15 @@ export class RawStream<Req, Res> {
   private readonly queue: Res[] = [];
   private waiter?: { resolve: (r: Res) => void; reject: (e: Error) => void };
   private failure?: Error;
-  /** Called on every response as it arrives (the benchmark ACKs from here). */
+  /** When set, takes every response as it arrives instead of `next` (the benchmark ACKs from here). */
   onResponse?: (response: Res) => void;
   readonly ended: Promise<void>;
 
   constructor(private readonly call: grpc.ClientDuplexStream<Req, Res>) {
     call.on('data', (response: Res) => {
-      this.onResponse?.(response);
-      if (this.waiter) {
+      if (this.onResponse) {
+        this.onResponse(response);
+      } else if (this.waiter) {
         const w = this.waiter;
         this.waiter = undefined;
         w.resolve(response);
