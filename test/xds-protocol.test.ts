@@ -9,7 +9,7 @@
  * if that answer is the next message, nothing was sent in between.
  */
 import * as assert from 'node:assert/strict';
-import { sotwAck, sotwNack, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
+import { deltaAck, sotwAck, sotwNack, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
 import { CDS, EDS, LDS, RDS, World } from './support/xds-world';
 
 const cluster = (t: string) => `default/${t}`;
@@ -57,6 +57,24 @@ describe('ADS protocol (raw client): state of the world', function () {
     const order = [];
     for (let i = 0; i < 4; i++) order.push((await stream.next()).type_url);
     assert.deepEqual(order, [CDS, EDS, LDS, RDS]);
+  });
+
+  it('keeps one response in flight per type: a client that has not answered gets only the newest routes when it does', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const stream = world.client().sotw();
+    await subscribe(stream, RDS, ['ingress_http']);
+    world.set({ triggers: ['a'], paths: { a: '/v2' } });
+    const second = await stream.next();
+    world.set({ triggers: ['a'], paths: { a: '/v3' } });
+    world.set({ triggers: ['a'], paths: { a: '/v4' } });
+    stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier: nothing for RDS came while /v2 was unanswered
+    assert.equal((await stream.next()).type_url, LDS);
+    stream.send(sotwAck(second, ['ingress_http']));
+    const latest = await stream.next();
+    assert.equal(latest.type_url, RDS);
+    const routes = JSON.stringify(latest.resources[0].decode());
+    assert.match(routes, /\/v4/);
+    assert.doesNotMatch(routes, /\/v3/);
   });
 
   it('keeps a removed cluster and its endpoints until the routes without it are ACKed', async () => {
@@ -110,7 +128,7 @@ async function deltaSubscribe(stream: DeltaStream, typeUrl: string, subscribe: s
   return response;
 }
 
-const ack = (r: DeltaResponse) => ({ type_url: r.type_url, response_nonce: r.nonce });
+const ack = deltaAck;
 
 describe('ADS protocol (raw client): delta', function () {
   let world: World;

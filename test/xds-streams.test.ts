@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { sotwAck, sotwNack, type AdsClient, type DeltaStream, type SotwStream } from './support/ads-client';
+import { deltaAck, sotwAck, sotwNack, type AdsClient, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
 import { CDS, LDS, RDS, World } from './support/xds-world';
 
 /** gc() even when node was started without --expose-gc (mocha's config does not pass it). */
@@ -52,7 +52,9 @@ async function subscribedStreams(client: AdsClient, count: number): Promise<(Sot
       streams.push(s);
     }
   }
-  await Promise.all(streams.map((s) => s.next()));
+  // Answered like a real client: a stream that has not answered its last response gets nothing new.
+  const first = await Promise.all(streams.map((s) => s.next()));
+  streams.forEach((s, i) => (i % 2 === 0 ? (s as SotwStream).send(sotwAck(first[i] as SotwResponse)) : (s as DeltaStream).send(deltaAck(first[i] as DeltaResponse))));
   return streams;
 }
 

@@ -21,7 +21,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { EMPTY_RESOURCES, type Diff, type ResourceMap } from './shared';
-import { TYPE_ORDER, type EncodedResource } from './snapshot';
+import type { EncodedResource } from './snapshot';
 import { HELD_TYPES, XdsStream, type StreamHost, type TypeRecord } from './stream';
 
 export interface DeltaDiscoveryRequest {
@@ -54,10 +54,9 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     const first = !state;
     if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: new Set(), has: EMPTY_RESOURCES, overrides: new Map() }));
 
-    let routesAcked = false;
+    let acked = false;
     if (request.response_nonce && request.response_nonce === state.sentNonce && !state.acked && !state.nacked) {
-      const nack = this.record(typeUrl, state, request.error_detail, undefined);
-      routesAcked = !nack && typeUrl === TypeUrl.RouteConfiguration;
+      acked = !this.record(typeUrl, state, request.error_detail, undefined);
     }
 
     const subscribe = request.resource_names_subscribe ?? [];
@@ -84,15 +83,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     }
 
     if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.includes('*')) this.pushType(typeUrl, state, fresh);
-    // Routes ACKed: removals held back for the old routes can go now.
-    if (routesAcked) this.push();
-  }
-
-  push(): void {
-    for (const typeUrl of TYPE_ORDER) {
-      const state = this.types.get(typeUrl);
-      if (state) this.pushType(typeUrl, state);
-    }
+    // An ACK releases whatever waited for it (newer content, later types, removals held back for the old routes).
+    if (acked) this.push();
   }
 
   /**
@@ -100,7 +92,16 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
    * that no longer exists. `fresh` names were just subscribed: one that does not
    * exist is reported removed so the client need not wait for a timeout.
    */
-  private pushType(typeUrl: ResourceTypeUrl, state: DeltaState, fresh?: ReadonlySet<string>): void {
+  /** Conservative: a stream with per-name exceptions is taken to have something newer. */
+  protected hasNewer(typeUrl: ResourceTypeUrl, state: DeltaState): boolean {
+    if (state.overrides.size > 0) return true;
+    const current = this.host.currentSnapshot()?.types.get(typeUrl)?.resources;
+    if (!current || current === state.has) return false;
+    const diff = this.host.shared.diff(state.has, current);
+    return diff.updated.length > 0 || diff.removed.length > 0;
+  }
+
+  protected pushType(typeUrl: ResourceTypeUrl, state: DeltaState, fresh?: ReadonlySet<string>): void {
     const snapshot = this.host.currentSnapshot();
     if (!snapshot) return;
     const base = snapshot.types.get(typeUrl)!;

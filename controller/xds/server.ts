@@ -26,7 +26,7 @@ import { httpConnectionManager } from '../envoy/translate';
 import { encodeMessage } from '../envoy/wire';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
 import { SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
-import { EncodedResource, TYPE_ORDER, type Snapshot } from './snapshot';
+import { EncodedResource, type Snapshot } from './snapshot';
 import { HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamHost, type TypeRecord, type XdsServerEvents } from './stream';
 
 export type { ClientStatus, XdsServerEvents } from './stream';
@@ -170,19 +170,18 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
     const namesChanged = wildcard ? state.names !== undefined : !sameNames(state.names, names);
     if (namesChanged || first) state.names = wildcard ? undefined : new Set(names);
     if (!first && this.record(typeUrl, state, request.error_detail, request.version_info) && !namesChanged) return;
-    this.pushType(typeUrl, state, namesChanged || first);
-    // Routes ACKed: clusters held back for the old routes can go now.
-    if (typeUrl === TypeUrl.RouteConfiguration && state.acked) this.push();
+    // A new subscription is answered at once; an ACK releases whatever waited for
+    // it (newer content, later types, clusters held back for the old routes).
+    if (namesChanged || first) this.pushType(typeUrl, state, true);
+    else this.push();
   }
 
-  push(): void {
-    for (const typeUrl of TYPE_ORDER) {
-      const state = this.types.get(typeUrl);
-      if (state?.sentNonce !== undefined) this.pushType(typeUrl, state, false);
-    }
+  protected hasNewer(typeUrl: ResourceTypeUrl, state: SotwState): boolean {
+    const set = this.responseSet(typeUrl, state);
+    return !!set && !(state.sent && this.sameContent(set, state.sent));
   }
 
-  private pushType(typeUrl: ResourceTypeUrl, state: SotwState, force: boolean): void {
+  protected pushType(typeUrl: ResourceTypeUrl, state: SotwState, force = false): void {
     const set = this.responseSet(typeUrl, state);
     if (!set) return;
     if (!force && state.sent && this.sameContent(set, state.sent)) return;

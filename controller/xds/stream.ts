@@ -72,8 +72,28 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
 
   protected abstract handleType(typeUrl: ResourceTypeUrl, request: Request): void;
 
-  /** Sends what the current snapshot changed, in make-before-break type order. */
-  abstract push(): void;
+  /**
+   * Sends what the current snapshot changed, in make-before-break type order,
+   * with one response in flight per type: a client that has not answered the last
+   * response of a type gets the newest state when it does (a slow client is not
+   * sent every intermediate 4 MB table). While such a type has newer content
+   * waiting, the types after it wait too, so routes never overtake the clusters
+   * they use.
+   */
+  push(): void {
+    for (const typeUrl of TYPE_ORDER) {
+      const state = this.types.get(typeUrl);
+      if (!state) continue; // not subscribed
+      const awaitingAnswer = state.sentNonce !== undefined && !state.acked && !state.nacked;
+      if (!awaitingAnswer) this.pushType(typeUrl, state);
+      else if (this.hasNewer(typeUrl, state)) return;
+    }
+  }
+
+  protected abstract pushType(typeUrl: ResourceTypeUrl, state: State): void;
+
+  /** Whether the current snapshot holds content for this type that the client was not sent. */
+  protected abstract hasNewer(typeUrl: ResourceTypeUrl, state: State): boolean;
 
   end(): void {
     this.call.end();
