@@ -178,6 +178,13 @@ export class WireWriter {
     this.pos += this.buf.write(value, this.pos, length, 'utf8');
   }
 
+  /** Appends bytes as they are (no length prefix). */
+  raw(value: Uint8Array): void {
+    this.ensure(value.length);
+    this.buf.set(value, this.pos);
+    this.pos += value.length;
+  }
+
   bytes(value: Uint8Array): void {
     this.varint(value.length);
     this.ensure(value.length);

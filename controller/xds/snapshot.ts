@@ -9,7 +9,7 @@
 import { hash } from 'node:crypto';
 import type { EnvoyResources } from '../envoy/translate';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
-import { encodeMessage, WireWriter, writeMessage } from '../envoy/wire';
+import { encodeMessage, varintSize, WireWriter, writeMessage } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
 export class EncodedResource {
@@ -72,8 +72,10 @@ const VIRTUAL_HOSTS_FIELD = 2; // RouteConfiguration.virtual_hosts
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
   private encoded = new WeakMap<object, EncodedResource>();
-  /** Each virtual host's bytes: a view into the first table built, or (for one encoded since) bytes of its own. */
-  private virtualHosts = new WeakMap<object, Uint8Array>();
+  /** Virtual hosts of the first table built, as views into it (one buffer, not thousands). */
+  private tableViews = new WeakMap<object, Uint8Array>();
+  /** Virtual hosts encoded since, with bytes of their own (so a table is not kept alive by one virtual host). */
+  private ownBytes = new WeakMap<object, Uint8Array>();
   private tableWritten = false;
   private previous = new Map<ResourceTypeUrl, { input: readonly ProtoJson[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
@@ -148,14 +150,28 @@ export class SnapshotBuilder {
     w.tag(2, 2);
     const valueMark = w.beginLength();
     writeMessage(w, messageType(TypeUrl.RouteConfiguration), rest);
+    // Unchanged virtual hosts still lie side by side, framed, in the first table:
+    // copy each such run at once instead of one virtual host at a time.
+    let run: { buffer: ArrayBufferLike; start: number; end: number } | undefined;
+    const flush = () => {
+      if (run) w.raw(new Uint8Array(run.buffer, run.start, run.end - run.start));
+      run = undefined;
+    };
     for (const vh of virtualHosts) {
-      w.tag(VIRTUAL_HOSTS_FIELD, 2);
-      let bytes = this.virtualHosts.get(vh);
-      if (!bytes && this.tableWritten) {
-        // After the first table, a changed virtual host gets bytes of its own, so
-        // that this table's buffer is not kept alive by one virtual host.
-        this.virtualHosts.set(vh, (bytes = encodeMessage(vhostType, vh as ProtoJson)));
+      const view = this.tableViews.get(vh);
+      if (view) {
+        const start = view.byteOffset - 1 - varintSize(view.length); // its field tag and length precede it
+        if (run && run.buffer === view.buffer && run.end === start) run.end = view.byteOffset + view.length;
+        else {
+          flush();
+          run = { buffer: view.buffer, start, end: view.byteOffset + view.length };
+        }
+        continue;
       }
+      flush();
+      w.tag(VIRTUAL_HOSTS_FIELD, 2);
+      let bytes = this.ownBytes.get(vh);
+      if (!bytes && this.tableWritten) this.ownBytes.set(vh, (bytes = encodeMessage(vhostType, vh as ProtoJson)));
       if (bytes) {
         w.bytes(bytes);
       } else {
@@ -164,6 +180,7 @@ export class SnapshotBuilder {
         w.endLength(mark);
       }
     }
+    flush();
     w.endLength(valueMark);
   }
 
@@ -172,7 +189,7 @@ export class SnapshotBuilder {
     const virtualHosts = (json.virtual_hosts as object[] | undefined) ?? [];
     const value = lengthDelimitedFields(any).get(2)![0]; // Any.value
     const views = lengthDelimitedFields(value).get(VIRTUAL_HOSTS_FIELD) ?? [];
-    virtualHosts.forEach((vh, i) => this.virtualHosts.set(vh, views[i]));
+    virtualHosts.forEach((vh, i) => this.tableViews.set(vh, views[i]));
   }
 }
 
