@@ -134,7 +134,7 @@ export interface EnvoyArgs {
   resources?: ResourceRequirementsArgs;
   /** The `ingress` Service in front of Envoy. */
   service?: EnvoyServiceArgs;
-  /** ADS flavour Envoy asks the controller for: `GRPC` (state of the world, the default: the controller does not serve delta xDS yet) or `DELTA_GRPC`. */
+  /** ADS flavour Envoy asks the controller for: `GRPC` (state of the world, the default: the flavour tested here against a real xDS client) or `DELTA_GRPC` (incremental; also served). */
   adsApiType?: AdsApiType;
 }
 
