@@ -14,7 +14,7 @@ const XDS_PACKAGE_ROOT = path.dirname(require.resolve('@grpc/grpc-js-xds/package
 const PROTOBUFJS_ROOT = path.dirname(require.resolve('protobufjs/package.json'));
 
 /** Where imports are looked up, in order (the grpc-js-xds `deps/` folders, then protobufjs's well-known types). */
-export const PROTO_INCLUDE_DIRS = [
+const PROTO_INCLUDE_DIRS = [
   path.join(XDS_PACKAGE_ROOT, 'deps/envoy-api'),
   path.join(XDS_PACKAGE_ROOT, 'deps/xds'),
   path.join(XDS_PACKAGE_ROOT, 'deps/googleapis'),

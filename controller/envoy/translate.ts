@@ -174,11 +174,6 @@ interface ClusterResources {
   assignment: ProtoJson;
 }
 
-/** Translates with a fresh translator (no reuse across calls). */
-export function translateToEnvoy(model: RoutingModel, options: TranslateOptions = {}): EnvoyResources {
-  return new Translator(options).translate(model);
-}
-
 function listener(options: TranslateOptions): ProtoJson {
   return {
     '@type': TypeUrl.Listener,

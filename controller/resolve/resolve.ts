@@ -243,7 +243,7 @@ function virtualHost(host: string, triggers: ValidTrigger[]): VirtualHostModel {
 }
 
 /** Exact before Prefix; longer Prefix first; then by path for a stable order. */
-export function compareRoutePrecedence(a: ValidPath, b: ValidPath): number {
+function compareRoutePrecedence(a: ValidPath, b: ValidPath): number {
   if (a.type !== b.type) return a.type === 'Exact' ? -1 : 1;
   if (a.type === 'Prefix' && a.path.length !== b.path.length) return prefixLength(b.path) - prefixLength(a.path);
   return compareStrings(a.path, b.path);
