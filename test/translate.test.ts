@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { decodeToJson, encodeJson, messageType, TypeUrl, type ProtoJson } from '../controller/envoy/protos';
-import { METADATA_NAMESPACE, Translator } from '../controller/envoy/translate';
+import { apiListener, METADATA_NAMESPACE, Translator, virtualHostLookup } from '../controller/envoy/translate';
 import { packageRoot } from '../controller/package-root';
 import { Pipeline, resourceList } from '../controller/pipeline';
 import { clusterName, resolveRoutes } from '../controller/resolve/resolve';
@@ -512,5 +512,37 @@ describe('translate: options', () => {
     assert.throws(() => new Translator({ listenerPort: 0 }), /listener port 0/);
     assert.throws(() => new Translator({ listenerAddress: ' ' }), /listener address is empty/);
     assert.doesNotThrow(() => new Translator({ listenerPort: 65535, listenerAddress: '::' }));
+  });
+});
+
+describe('translate: proxyless gRPC listeners', () => {
+  const table = {
+    virtual_hosts: [
+      { name: 'a.example.com', domains: ['a.example.com'] },
+      { name: '*.example.com', domains: ['*.example.com'] },
+      { name: '*.b.example.com', domains: ['*.b.example.com'] },
+    ],
+  };
+
+  it('picks the virtual host Envoy would: exact, else the longest wildcard; port and case ignored', () => {
+    const lookup = virtualHostLookup(table);
+    assert.equal(lookup('a.example.com')?.name, 'a.example.com');
+    assert.equal(lookup('A.Example.COM:443')?.name, 'a.example.com');
+    assert.equal(lookup('x.example.com')?.name, '*.example.com');
+    assert.equal(lookup('x.b.example.com')?.name, '*.b.example.com');
+    assert.equal(lookup('example.com'), undefined);
+    assert.equal(lookup('a.example.org'), undefined);
+  });
+
+  it('carries only that virtual host, inline, in an api_listener that round-trips through the Envoy protos', () => {
+    const json = apiListener('x.example.com', virtualHostLookup(table)('x.example.com'));
+    const { '@type': type, ...fields } = json;
+    assert.equal(type, 'type.googleapis.com/envoy.config.listener.v3.Listener');
+    assert.deepEqual(decodeToJson(messageType(type as string), encodeJson(messageType(type as string), fields)), fields);
+    const hcm = (fields.api_listener as { api_listener: { route_config: { virtual_hosts: { name: string }[] }; http_filters: { name: string }[] } }).api_listener;
+    assert.deepEqual(hcm.route_config.virtual_hosts.map((v) => v.name), ['*.example.com']);
+    assert.equal(hcm.http_filters.at(-1)!.name, 'envoy.filters.http.router');
+    const none = apiListener('nowhere.test', undefined) as { api_listener: { api_listener: { route_config: object } } };
+    assert.deepEqual(Object.keys(none.api_listener.api_listener.route_config).sort(), ['ignore_port_in_host_matching', 'name']);
   });
 });

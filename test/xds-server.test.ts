@@ -168,17 +168,18 @@ describe('ADS server with a real gRPC xDS client', function () {
       ...routes,
       virtual_hosts: routes.virtual_hosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => ({ ...r, match: { path_separated_prefix: '/api' } })) })),
     };
+    // The client reads its routes inline in its API listener, so the rejection is of a Listener.
     ads.setSnapshot(builder.build({ ...good, routeConfigurations: [broken] }));
-    await eventually(() => assert.equal(nacks.filter((n) => n.typeUrl === TypeUrl.RouteConfiguration).length, 1));
-    const pushesAfterNack = pushes.filter((t) => t === TypeUrl.RouteConfiguration).length;
+    await eventually(() => assert.equal(nacks.filter((n) => n.typeUrl === TypeUrl.Listener).length, 1));
+    const pushesAfterNack = pushes.filter((t) => t === TypeUrl.Listener).length;
     await new Promise((r) => setImmediate(r));
-    assert.equal(pushes.filter((t) => t === TypeUrl.RouteConfiguration).length, pushesAfterNack, 'the rejected version was sent again');
+    assert.equal(pushes.filter((t) => t === TypeUrl.Listener).length, pushesAfterNack, 'the rejected version was sent again');
     assert.match(nacks[0].message, /path_separated_prefix|path specifier|match/i);
     assert.equal(await call(client, '/healthz'), 'a', 'the client keeps its last good routes');
 
     triggers.push(trigger('extra', '/extra', 'Prefix', '2026-01-01T00:00:02Z'));
     publish();
-    const acked = () => ads.clients().find((c) => c.nodeId === 'test-client')!.types[TypeUrl.RouteConfiguration];
+    const acked = () => ads.clients().find((c) => c.nodeId === 'test-client')!.types[TypeUrl.Listener];
     await eventually(() => {
       assert.equal(acked().acked, acked().sent);
       assert.equal(acked().lastNack, undefined);
@@ -196,7 +197,7 @@ describe('ADS server with a real gRPC xDS client', function () {
     ads.setSnapshot(new SnapshotBuilder().build(new Pipeline().run({ triggers, workloads, hosts }).resources));
     await eventually(() => {
       const after = acked();
-      for (const typeUrl of [TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]) {
+      for (const typeUrl of [TypeUrl.Listener, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]) {
         assert.ok(before[typeUrl]?.acked, `no ${typeUrl} ACK before the restart`);
         assert.equal(after[typeUrl]?.acked, before[typeUrl].acked, typeUrl);
       }

@@ -80,14 +80,54 @@ const ACCESS_LOG = {
   },
 };
 
-/** The HttpConnectionManager shared by Envoy's listener and the proxyless gRPC API listeners. */
-export function httpConnectionManager(statPrefix: string, withAccessLog: boolean): ProtoJson {
+/** Envoy's connection manager: routes from the `ingress_http` RouteConfiguration over ADS. */
+function httpConnectionManager(): ProtoJson {
   return {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-    stat_prefix: statPrefix,
+    '@type': HCM_TYPE,
+    stat_prefix: LISTENER_NAME,
     rds: { config_source: ADS_CONFIG_SOURCE, route_config_name: ROUTE_CONFIG_NAME },
     http_filters: [ROUTER_FILTER],
-    ...(withAccessLog ? { access_log: [ACCESS_LOG] } : {}),
+    access_log: [ACCESS_LOG],
+  };
+}
+
+const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+/**
+ * The Listener a proxyless gRPC client dialing `xds:///<name>` gets: an
+ * `api_listener` whose connection manager carries, inline, the virtual host that
+ * routes `name` in Envoy's table (the same routes). Only that virtual host: the
+ * whole table can pass gRPC's 4 MiB message limit (about 10k triggers), and a
+ * client uses one virtual host anyway.
+ */
+export function apiListener(name: string, virtualHost: ProtoJson | undefined): ProtoJson {
+  const routeConfig: ProtoJson = { name, ignore_port_in_host_matching: true };
+  if (virtualHost) routeConfig.virtual_hosts = [virtualHost];
+  return {
+    '@type': TypeUrl.Listener,
+    name,
+    api_listener: { api_listener: { '@type': HCM_TYPE, stat_prefix: name, route_config: routeConfig, http_filters: [ROUTER_FILTER] } },
+  };
+}
+
+/**
+ * A lookup of the virtual host Envoy would pick in a route table for a host: the
+ * exact domain, else the longest `*.suffix` wildcard (port and case ignored).
+ */
+export function virtualHostLookup(routeConfiguration: ProtoJson | undefined): (host: string) => ProtoJson | undefined {
+  const byDomain = new Map<string, ProtoJson>();
+  for (const vh of (routeConfiguration?.virtual_hosts as ProtoJson[] | undefined) ?? []) {
+    for (const domain of vh.domains as string[]) byDomain.set(domain, vh);
+  }
+  return (host) => {
+    const wanted = host.toLowerCase().replace(/:\d+$/, '');
+    const exact = byDomain.get(wanted);
+    if (exact) return exact;
+    for (let dot = wanted.indexOf('.'); dot >= 0; dot = wanted.indexOf('.', dot + 1)) {
+      const wildcard = byDomain.get(`*${wanted.slice(dot)}`);
+      if (wildcard) return wildcard;
+    }
+    return undefined;
   };
 }
 
@@ -180,7 +220,7 @@ function listener(options: TranslateOptions): ProtoJson {
     name: LISTENER_NAME,
     address: { socket_address: { address: options.listenerAddress ?? '0.0.0.0', port_value: options.listenerPort ?? 8080 } },
     filter_chains: [
-      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager(LISTENER_NAME, true) }] },
+      { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: httpConnectionManager() }] },
     ],
   };
 }

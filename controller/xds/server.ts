@@ -18,11 +18,13 @@
  *
  * An LDS request for a name that is not Envoy's listener (a proxyless gRPC client
  * dialing `xds:///<host>`) is answered with an `api_listener` Listener whose
- * connection manager reads the same routes.
+ * connection manager carries, inline, the virtual host Envoy's table routes that
+ * name with (translate.ts `apiListener`): the same routes, without sending a
+ * client the whole table. It is rebuilt when that virtual host changes.
  */
 import * as grpc from '@grpc/grpc-js';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
-import { httpConnectionManager } from '../envoy/translate';
+import { apiListener, ROUTE_CONFIG_NAME, virtualHostLookup } from '../envoy/translate';
 import { encodeMessage } from '../envoy/wire';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
 import { SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
@@ -47,7 +49,9 @@ type AnyStream = XdsStream<AdsRequest, TypeRecord>;
 export class AdsServer implements StreamHost {
   private snapshot?: Snapshot;
   private readonly streams = new Set<AnyStream>();
-  private readonly apiListeners = new Map<string, EncodedResource>();
+  /** API listeners by name, each with the virtual host it was built from. */
+  private readonly apiListeners = new Map<string, { virtualHost?: ProtoJson; resource: EncodedResource }>();
+  private routeLookup?: { snapshot: Snapshot; lookup: (host: string) => ProtoJson | undefined };
   private nextStreamId = 1;
   readonly server = new grpc.Server();
   readonly shared = new SharedEncodings();
@@ -112,18 +116,19 @@ export class AdsServer implements StreamHost {
 
   /** The Listener a proxyless gRPC client gets for `name`, built once per name. */
   apiListener(name: string): EncodedResource {
-    let listener = this.apiListeners.get(name);
-    if (!listener) {
-      const json: ProtoJson = {
-        '@type': TypeUrl.Listener,
-        name,
-        api_listener: { api_listener: httpConnectionManager(name, false) },
-      };
-      const { '@type': _t, ...fields } = json;
-      listener = EncodedResource.fromMessage(name, TypeUrl.Listener, encodeMessage(messageType(TypeUrl.Listener), fields), json);
-      this.apiListeners.set(name, listener);
+    const snapshot = this.snapshot!;
+    if (this.routeLookup?.snapshot !== snapshot) {
+      const table = snapshot.types.get(TypeUrl.RouteConfiguration)!.resources.get(ROUTE_CONFIG_NAME)?.json;
+      this.routeLookup = { snapshot, lookup: virtualHostLookup(table) };
     }
-    return listener;
+    const virtualHost = this.routeLookup.lookup(name);
+    const cached = this.apiListeners.get(name);
+    if (cached && cached.virtualHost === virtualHost) return cached.resource;
+    const json = apiListener(name, virtualHost);
+    const { '@type': _t, ...fields } = json;
+    const resource = EncodedResource.fromMessage(name, TypeUrl.Listener, encodeMessage(messageType(TypeUrl.Listener), fields), json);
+    this.apiListeners.set(name, { virtualHost, resource });
+    return resource;
   }
 
   private openStream<R extends AdsRequest>(call: grpc.ServerDuplexStream<R, Buffer>, stream: XdsStream<R, TypeRecord>): void {
