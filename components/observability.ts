@@ -83,7 +83,7 @@ const SECTIONS: { title: string; panels: PanelDef[] }[] = [
   {
     title: 'xDS (controller → Envoy)',
     panels: [
-      { id: 'xdsStreams', title: 'xDS clients (open ADS streams)', query: `sum by (pod) (${METRICS.xdsStreams})`, legend: '{{pod}}' },
+      { id: 'xdsStreams', title: 'xDS clients (open ADS streams)', query: `sum by (pod, mode) (${METRICS.xdsStreams}{type="any"})`, legend: '{{pod}} {{mode}}' },
       { id: 'xdsPushes', title: 'xDS pushes / s', query: `sum by (type) (rate(${METRICS.xdsPushes}[5m]))`, legend: '{{type}}' },
       { id: 'xdsNacks', title: 'xDS NACKs / s (controller)', query: `sum by (type) (rate(${METRICS.xdsNacks}[5m]))`, legend: '{{type}}' },
       { id: 'triggers', title: 'HTTPTriggers by state', query: `max by (state) (${METRICS.triggers})`, legend: '{{state}}' },

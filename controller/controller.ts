@@ -43,15 +43,22 @@ export class Controller {
   constructor(private readonly options: ControllerOptions) {
     const registers = [this.registry];
     this.metrics = {
-      streams: new prom.Gauge({ name: 'wasm_control_xds_streams', help: 'Open ADS streams', registers }),
+      // Counted when scraped: open streams by flavour (sotw, delta) and by the resource types they subscribe to.
+      streams: new prom.Gauge({
+        name: 'wasm_control_xds_streams',
+        help: 'Open ADS streams, by mode (sotw, delta) and subscribed resource type',
+        labelNames: ['mode', 'type'],
+        registers,
+        collect: () => this.countStreams(),
+      }),
       pushes: new prom.Counter({ name: 'wasm_control_xds_pushes_total', help: 'xDS responses sent', labelNames: ['type'], registers }),
       nacks: new prom.Counter({ name: 'wasm_control_xds_nacks_total', help: 'xDS responses rejected by clients', labelNames: ['type'], registers }),
       resolveSeconds: new prom.Histogram({ name: 'wasm_control_resolve_seconds', help: 'Resolve + translate + encode time', registers }),
+      pushSeconds: new prom.Histogram({ name: 'wasm_control_push_seconds', help: 'Time to hand a new snapshot to every open stream', registers }),
       triggers: new prom.Gauge({ name: 'wasm_control_triggers', help: 'HTTPTriggers by state', labelNames: ['state'], registers }),
     };
     const shortType = (t: string) => t.split('.').pop()!;
     this.ads = new AdsServer({
-      onStreamChange: (open) => this.metrics.streams.set(open),
       onPush: (type) => this.metrics.pushes.inc({ type: shortType(type) }),
       onNack: (node, type, version, message) => {
         this.metrics.nacks.inc({ type: shortType(type) });
@@ -102,8 +109,10 @@ export class Controller {
     const objects = this.options.source.read();
     const output = this.pipeline.run(objects);
     const snapshot = this.builder.build(output.resources);
-    this.ads.setSnapshot(snapshot);
     end();
+    const pushed = this.metrics.pushSeconds.startTimer();
+    this.ads.setSnapshot(snapshot);
+    pushed();
     for (const d of [...objects.diagnostics, ...output.diagnostics]) log.error(d, d.message);
     this.metrics.triggers.set({ state: 'admitted' }, output.model.admitted.length);
     this.metrics.triggers.set({ state: 'skipped' }, objects.triggers.length - output.model.admitted.length);
@@ -111,6 +120,15 @@ export class Controller {
     this.output = output;
     log.info({ triggers: output.model.admitted.length, version: snapshot.version }, 'routing updated');
     this.options.onResolved?.(objects, output, snapshot);
+  }
+
+  private countStreams(): void {
+    const gauge = this.metrics.streams;
+    gauge.reset();
+    for (const client of this.ads.clients()) {
+      gauge.inc({ mode: client.mode, type: 'any' });
+      for (const typeUrl of Object.keys(client.types)) gauge.inc({ mode: client.mode, type: typeUrl.split('.').pop()! });
+    }
   }
 
   private async serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

@@ -4,6 +4,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { TypeUrl } from '../controller/envoy/protos';
+import { AdsClient } from './support/ads-client';
 
 const MAIN = path.join(__dirname, '../controller/main.js');
 
@@ -41,6 +43,7 @@ describe('controller process (file mode)', function () {
   let dir: string;
   let child: ChildProcessWithoutNullStreams;
   let admin: string;
+  let xdsPort: number;
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-'));
@@ -48,6 +51,7 @@ describe('controller process (file mode)', function () {
     child = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
     const listening = await logLine(child, (l) => l.msg === 'wasm-control listening');
     admin = `http://${listening.admin as string}`;
+    xdsPort = Number(String(listening.xds).split(':').pop());
   });
 
   after(() => {
@@ -76,6 +80,24 @@ describe('controller process (file mode)', function () {
     await updated;
     const after = (await (await fetch(`${admin}/debug/routes`)).json()) as { host: string }[];
     assert.deepEqual(after.map((r) => r.host), ['a.example.com', 'b.example.com']);
+  });
+
+  it('counts open streams by mode and subscribed type, and times resolves and pushes, in /metrics', async () => {
+    const client = new AdsClient(xdsPort);
+    const stream = client.sotw();
+    try {
+      stream.send({ type_url: TypeUrl.Cluster, node: { id: 'metrics-test' } });
+      assert.equal((await stream.next()).type_url, TypeUrl.Cluster);
+      const metrics = await (await fetch(`${admin}/metrics`)).text();
+      assert.match(metrics, /wasm_control_xds_streams\{mode="sotw",type="any"\} 1/);
+      assert.match(metrics, /wasm_control_xds_streams\{mode="sotw",type="Cluster"\} 1/);
+      assert.match(metrics, /wasm_control_resolve_seconds_count [1-9]/);
+      assert.match(metrics, /wasm_control_push_seconds_count [1-9]/);
+      assert.match(metrics, /wasm_control_xds_pushes_total\{type="Cluster"\} [1-9]/);
+    } finally {
+      await stream.close();
+      client.close();
+    }
   });
 
   it('exits 0 on SIGTERM', async () => {

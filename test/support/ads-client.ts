@@ -264,12 +264,12 @@ export class AdsClient {
   }
 }
 
-/** The ACK of a SotW response, keeping the subscription as it was. */
 /** A delta ACK of a response. */
 export function deltaAck(response: DeltaResponse): DeltaRequest {
   return { type_url: response.type_url, response_nonce: response.nonce };
 }
 
+/** The ACK of a SotW response, keeping the subscription as it was. */
 export function sotwAck(response: SotwResponse, names: string[] = []): SotwRequest {
   return { type_url: response.type_url, version_info: response.version_info, response_nonce: response.nonce, resource_names: names };
 }
