@@ -23,7 +23,11 @@ export class EncodedResource {
     private readonly anyOffset: number,
     /** The proto3 JSON the resource was encoded from (for the debug endpoints). */
     readonly json: ProtoJson,
-  ) {}
+    /** A content hash already known (a route table's, from its virtual hosts' hashes). */
+    version?: string,
+  ) {
+    this.hashed = version;
+  }
 
   /** A resource encoded on its own (not as part of a snapshot body). */
   static fromMessage(name: string, typeUrl: ResourceTypeUrl, value: Uint8Array, json: ProtoJson): EncodedResource {
@@ -76,6 +80,7 @@ export class SnapshotBuilder {
   private tableViews = new WeakMap<object, Uint8Array>();
   /** Virtual hosts encoded since, with bytes of their own (so a table is not kept alive by one virtual host). */
   private ownBytes = new WeakMap<object, Uint8Array>();
+  private virtualHostDigests = new WeakMap<object, string>();
   private tableWritten = false;
   private previous = new Map<ResourceTypeUrl, { input: readonly ProtoJson[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
@@ -117,11 +122,16 @@ export class SnapshotBuilder {
       if (typeof slot !== 'number') return slot;
       const { json, start, end } = fresh[slot];
       const entry = buffer.subarray(start, end);
-      const resource = new EncodedResource(resourceName(json), typeUrl, entry, 1 + readVarint(entry, 1).size, json);
-      if (typeUrl === TypeUrl.RouteConfiguration && !this.tableWritten) {
-        this.rememberVirtualHosts(json, resource.any);
-        this.tableWritten = true;
+      const anyOffset = 1 + readVarint(entry, 1).size;
+      let version: string | undefined;
+      if (typeUrl === TypeUrl.RouteConfiguration) {
+        if (!this.tableWritten) {
+          this.rememberVirtualHosts(json, entry.subarray(anyOffset));
+          this.tableWritten = true;
+        }
+        version = this.routeTableVersion(json);
       }
+      const resource = new EncodedResource(resourceName(json), typeUrl, entry, anyOffset, json, version);
       this.encoded.set(json, resource);
       return resource;
     });
@@ -132,7 +142,9 @@ export class SnapshotBuilder {
     const body = fresh.length === encoded.length ? buffer.subarray(0, writer.pos) : Buffer.concat(encoded.map((r) => r.entry));
     const byName = new Map<string, EncodedResource>();
     for (const r of encoded) byName.set(r.name, r);
-    const snapshot = { resources: byName, body, version: contentVersion(body) };
+    // A single route table's version is known without hashing its megabytes again.
+    const version = typeUrl === TypeUrl.RouteConfiguration && encoded.length === 1 ? encoded[0].version : contentVersion(body);
+    const snapshot = { resources: byName, body, version };
     this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
     return snapshot;
   }
@@ -190,6 +202,25 @@ export class SnapshotBuilder {
     const value = lengthDelimitedFields(any).get(2)![0]; // Any.value
     const views = lengthDelimitedFields(value).get(VIRTUAL_HOSTS_FIELD) ?? [];
     virtualHosts.forEach((vh, i) => this.tableViews.set(vh, views[i]));
+  }
+
+  /**
+   * A route table's version: a hash of its other fields and of each virtual
+   * host's own hash (taken once per virtual host), so one changed trigger does not
+   * cost a hash of the whole multi-megabyte table.
+   */
+  private routeTableVersion(json: ProtoJson): string {
+    const { virtual_hosts: virtualHosts = [], ...rest } = json as ProtoJson & { virtual_hosts?: object[] };
+    const parts = [JSON.stringify(rest)];
+    for (const vh of virtualHosts) {
+      let digest = this.virtualHostDigests.get(vh);
+      if (!digest) {
+        digest = contentVersion((this.tableViews.get(vh) ?? this.ownBytes.get(vh))!);
+        this.virtualHostDigests.set(vh, digest);
+      }
+      parts.push(digest);
+    }
+    return contentVersion(parts.join('\n'));
   }
 }
 
