@@ -6,6 +6,7 @@
 import * as http from 'node:http';
 import type { Logger } from 'pino';
 import * as prom from 'prom-client';
+import { splitHostPort } from './address';
 import { Pipeline, resourceList, type PipelineOutput } from './pipeline';
 import type { Source, SourceObjects } from './sources/source';
 import { AdsServer } from './xds/server';
@@ -165,10 +166,4 @@ export class Controller {
         return json({ error: 'not found' }, 404);
     }
   }
-}
-
-export function splitHostPort(address: string): [string, number] {
-  const at = address.lastIndexOf(':');
-  if (at < 0 || !/^\d+$/.test(address.slice(at + 1))) throw new Error(`"${address}" is not host:port`);
-  return [address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(at + 1))];
 }

@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { Controller, splitHostPort } from './controller';
+import { splitHostPort } from './address';
+import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { FileSource } from './sources/files';
 

@@ -1,6 +1,8 @@
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { envoyBootstrap, XDS_CLUSTER_NAME } from '../controller/envoy/bootstrap';
-import { decodeToJson, encodeJson, messageType } from '../controller/envoy/protos';
+import { decodeToJson, encodeJson, messageType, type ProtoJson } from '../controller/envoy/protos';
 
 describe('envoyBootstrap', () => {
   const Bootstrap = () => messageType('envoy.config.bootstrap.v3.Bootstrap');
@@ -49,5 +51,32 @@ describe('envoyBootstrap', () => {
   it('would be caught by the encoding check if it carried a field Envoy does not know', () => {
     const bad = { ...envoyBootstrap({ xdsHost: 'x', xdsPort: 1 }), ads_config: {} };
     assert.throws(() => encodeJson(Bootstrap(), bad), /has no field "ads_config"/);
+  });
+});
+
+describe('npm run envoy-bootstrap (the CLI)', () => {
+  const cli = path.join(__dirname, '../controller/cli/envoy-bootstrap.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
+  it('prints a bootstrap for the given controller address and ADS flavour, valid for the Envoy protos', () => {
+    for (const [args, apiType] of [[[], 'GRPC'], [['--api-type', 'DELTA_GRPC'], 'DELTA_GRPC']] as const) {
+      const result = run('--xds-address', '10.1.2.3:18443', ...args);
+      assert.equal(result.status, 0, result.stderr);
+      const bootstrap = JSON.parse(result.stdout) as ProtoJson;
+      const type = messageType('envoy.config.bootstrap.v3.Bootstrap');
+      assert.deepEqual(decodeToJson(type, encodeJson(type, bootstrap)), bootstrap);
+      assert.equal((bootstrap.dynamic_resources as { ads_config: { api_type: string } }).ads_config.api_type, apiType);
+      assert.match(result.stdout, /"address": "10\.1\.2\.3"/);
+      assert.match(result.stdout, /"port_value": 18443/);
+    }
+  });
+
+  it('refuses an address without a port and an unknown ADS flavour, naming them', () => {
+    const noPort = run('--xds-address', 'controller.local');
+    assert.equal(noPort.status, 2);
+    assert.match(noPort.stderr, /"controller\.local" is not host:port/);
+    const flavour = run('--api-type', 'REST');
+    assert.equal(flavour.status, 2);
+    assert.match(flavour.stderr, /--api-type REST is not an ADS flavour/);
   });
 });

@@ -1,25 +1,32 @@
 /**
- * `npm run --silent envoy-bootstrap -- [--xds-address host:port] [--api-type GRPC|DELTA_GRPC]`:
+ * `npm run --silent envoy-bootstrap -- [--xds-address host:port] [--api-type GRPC|DELTA_GRPC] [--admin-port N]`:
  * prints an Envoy bootstrap (JSON) that points Envoy at this controller over ADS.
  * Save it and run `envoy -c bootstrap.json`.
  */
 import { parseArgs } from 'node:util';
+import { splitHostPort } from '../address';
 import { envoyBootstrap } from '../envoy/bootstrap';
 
-const { values } = parseArgs({
-  options: {
-    'xds-address': { type: 'string', default: process.env.XDS_ADDRESS ?? '127.0.0.1:18000' },
-    'api-type': { type: 'string', default: 'GRPC' },
-    'admin-port': { type: 'string', default: '9901' },
-  },
-});
-const address = values['xds-address']!;
-const at = address.lastIndexOf(':');
-const apiType = values['api-type'] === 'DELTA_GRPC' ? 'DELTA_GRPC' : 'GRPC';
-process.stdout.write(
-  `${JSON.stringify(
-    envoyBootstrap({ xdsHost: address.slice(0, at), xdsPort: Number(address.slice(at + 1)), adminPort: Number(values['admin-port']), apiType }),
-    null,
-    2,
-  )}\n`,
-);
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      'xds-address': { type: 'string', default: process.env.XDS_ADDRESS ?? '127.0.0.1:18000' },
+      'api-type': { type: 'string', default: 'GRPC' },
+      'admin-port': { type: 'string', default: '9901' },
+    },
+  });
+  const apiType = values['api-type'];
+  if (apiType !== 'GRPC' && apiType !== 'DELTA_GRPC') {
+    throw new Error(`--api-type ${apiType} is not an ADS flavour: use GRPC (state of the world) or DELTA_GRPC (incremental)`);
+  }
+  const [xdsHost, xdsPort] = splitHostPort(values['xds-address']!);
+  const bootstrap = envoyBootstrap({ xdsHost, xdsPort, adminPort: Number(values['admin-port']), apiType });
+  process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
+}
+
+try {
+  main();
+} catch (err) {
+  process.stderr.write(`envoy-bootstrap: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 2;
+}

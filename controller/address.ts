@@ -1,0 +1,8 @@
+/** `host:port` flags (`127.0.0.1:18000`, `[::1]:9902`). */
+
+/** Splits `host:port`; throws naming the text when there is no numeric port. */
+export function splitHostPort(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  if (at < 0 || !/^\d+$/.test(address.slice(at + 1))) throw new Error(`"${address}" is not host:port`);
+  return [address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(at + 1))];
+}
