@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { parseGoDuration } from '../controller/api/duration';
 import { validateSchema } from '../controller/api/schema';
 import type { HTTPTrigger } from '../controller/api/types';
-import { checkHTTPTrigger, hostProblems, triggerUpstreamHost } from '../controller/api/validate';
+import { checkedHTTPTrigger, checkHTTPTrigger, hostProblems, triggerUpstreamHost } from '../controller/api/validate';
 import { resolveRoutes } from '../controller/resolve/resolve';
 import { trigger } from './support/fixtures';
 
@@ -276,5 +276,18 @@ describe('api: Go durations', () => {
   it('accepts the largest Go duration and rejects one nanosecond more', () => {
     assert.deepEqual(parseGoDuration('9223372036854775807ns'), { seconds: 9223372036, nanos: 854775807 });
     assert.ok('error' in parseGoDuration('9223372036854775808ns'));
+  });
+});
+
+describe('api: checkedHTTPTrigger', () => {
+  it('checks an object once (the resolver and the reconciler share the result) and a new object again', () => {
+    const manifest = { apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HTTPTrigger', metadata: { name: 'once' }, spec: { ingress: { host: 'once.example.com' }, template: { spec: {} } } };
+    const first = checkedHTTPTrigger(manifest);
+    assert.equal(first.ok, true);
+    assert.equal(checkedHTTPTrigger(manifest), first);
+    const edited = structuredClone(manifest);
+    edited.spec.ingress.host = 'bad host';
+    assert.equal(checkedHTTPTrigger(edited).ok, false);
+    assert.equal(checkedHTTPTrigger(null).ok, false);
   });
 });

@@ -165,6 +165,20 @@ export function triggerUpstreamHost(namespace: string, name: string): string {
   return `${name.slice(0, 40).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '')}-${digest}.${namespace}.trigger.internal`;
 }
 
+const checks = new WeakMap<object, TriggerCheck>();
+
+/**
+ * checkHTTPTrigger, once per object: the resolver and the reconciler both ask
+ * about every trigger on every pass. Sources hand over a new object when a
+ * trigger changes (they never edit one in place), so the object is the key.
+ */
+export function checkedHTTPTrigger(object: unknown): TriggerCheck {
+  if (object === null || typeof object !== 'object') return checkHTTPTrigger(object);
+  let check = checks.get(object);
+  if (!check) checks.set(object, (check = checkHTTPTrigger(object)));
+  return check;
+}
+
 /** Validates an HTTPTrigger manifest (schema, then semantics); never throws. */
 export function checkHTTPTrigger(object: unknown): TriggerCheck {
   const meta = (object as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;

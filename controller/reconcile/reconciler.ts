@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { objectKey, TRIGGER_API_VERSION, TRIGGER_LABEL, type HTTPTrigger, type HTTPTriggerStatus, type WorkloadDeployment } from '../api/types';
-import { checkHTTPTrigger, type Diagnostic, type TriggerCheck } from '../api/validate';
+import { checkedHTTPTrigger, type Diagnostic } from '../api/validate';
 import type { PipelineOutput } from '../pipeline';
 import { checkPlacement, type PlacementVerdict } from '../placement/hosts';
 import type { HeartbeatMonitor } from '../placement/heartbeats';
@@ -49,7 +49,6 @@ export class Reconciler {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
   private latest?: { objects: SourceObjects; output: PipelineOutput };
-  private readonly checks = new WeakMap<object, TriggerCheck>();
   /** Writes not yet seen back through the informers: key → what was written and the resourceVersion it replaced. */
   private readonly applied = new Map<string, { hash: string; rv: string }>();
   private readonly statusWritten = new Map<string, { fingerprint: string; rv: string }>();
@@ -157,7 +156,7 @@ export class Reconciler {
     const namespace = raw.metadata.namespace ?? 'default';
     const name = raw.metadata.name;
     const key = objectKey({ namespace, name });
-    const check = this.check(raw);
+    const check = checkedHTTPTrigger(raw);
     const rejection = rejections.get(key) ?? (check.ok ? undefined : check.diagnostic);
     const observed = this.options.store.workloadDeployment(namespace, name);
     let deploymentProblem: string | undefined;
@@ -198,12 +197,6 @@ export class Reconciler {
   private placement(request: Parameters<typeof checkPlacement>[0], objects: SourceObjects, now: number): PlacementVerdict | undefined {
     const hb = this.options.heartbeats;
     return hb && checkPlacement(request, hb.advertisements(), objects.hosts, now, hb.settled());
-  }
-
-  private check(raw: HTTPTrigger): TriggerCheck {
-    let check = this.checks.get(raw);
-    if (!check) this.checks.set(raw, (check = checkHTTPTrigger(raw)));
-    return check;
   }
 
   /** Server-side apply of the deployment unless the stored one already holds exactly what we would apply. */

@@ -15,7 +15,7 @@
  * changes among thousands, unchanged virtual hosts and clusters are the very same
  * objects as before and later stages can reuse their encodings.
  */
-import { checkHTTPTrigger, type Diagnostic, type TriggerCheck, type ValidPath, type ValidTrigger } from '../api/validate';
+import { checkedHTTPTrigger, type Diagnostic, type ValidPath, type ValidTrigger } from '../api/validate';
 import { Admission, claimKey } from './admission';
 import { compareStrings, type Endpoint } from './endpoints';
 
@@ -65,7 +65,6 @@ export function clusterName(trigger: { namespace: string; name: string }): strin
 const NO_ENDPOINTS: readonly Endpoint[] = [];
 
 export class Resolver {
-  private readonly checks = new WeakMap<object, TriggerCheck>();
   private readonly admission = new Admission();
   /** Last run's valid triggers in input order, and in admission order with each one's position. */
   private lastValid: ValidTrigger[] = [];
@@ -81,7 +80,7 @@ export class Resolver {
     const diagnostics: Diagnostic[] = [];
     const valid: ValidTrigger[] = [];
     for (const object of input.triggers) {
-      const check = this.check(object);
+      const check = checkedHTTPTrigger(object);
       if (check.ok) valid.push(check.trigger);
       else diagnostics.push(check.diagnostic);
     }
@@ -131,16 +130,6 @@ export class Resolver {
       clusters[cluster.index] = cluster;
     }
     return { virtualHosts, clusters, admitted, diagnostics };
-  }
-
-  private check(object: unknown): TriggerCheck {
-    if (object === null || typeof object !== 'object') return checkHTTPTrigger(object);
-    let check = this.checks.get(object);
-    if (!check) {
-      check = checkHTTPTrigger(object);
-      this.checks.set(object, check);
-    }
-    return check;
   }
 
   /**
