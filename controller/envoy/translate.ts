@@ -137,7 +137,7 @@ export class Translator {
   private clusters = new Map<string, ClusterResources>();
   private listener?: ProtoJson;
   /** Last run's model and output, for patching when most of the model is the same objects. */
-  private last?: { model: RoutingModel; virtualHosts: ProtoJson[]; clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] };
+  private last?: { model: RoutingModel; virtualHosts: ProtoJson[]; routeConfiguration: ProtoJson; clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] };
 
   constructor(private readonly options: TranslateOptions = {}) {
     const port = options.listenerPort;
@@ -158,9 +158,11 @@ export class Translator {
       if (!built) this.virtualHosts.set(vh, (built = virtualHost(vh)));
       return built;
     });
-    const routeConfiguration: ProtoJson = { '@type': TypeUrl.RouteConfiguration, name: ROUTE_CONFIG_NAME, ignore_port_in_host_matching: true };
-    if (virtualHosts.length > 0) routeConfiguration.virtual_hosts = virtualHosts;
-    this.last = { model, virtualHosts, ...clusterLists };
+    // The same virtual hosts give the same table object, so an endpoint-only change
+    // does not make the snapshot re-frame and re-hash megabytes of unchanged routes.
+    const sameTable = last && last.virtualHosts.length === virtualHosts.length && virtualHosts.every((vh, i) => vh === last.virtualHosts[i]);
+    const routeConfiguration = sameTable ? last.routeConfiguration : routeTable(virtualHosts);
+    this.last = { model, virtualHosts, routeConfiguration, ...clusterLists };
     return {
       ...clusterLists,
       listeners: [(this.listener ??= listener(this.options))],
@@ -212,6 +214,12 @@ interface ClusterResources {
   cluster: ProtoJson;
   endpoints: ClusterModel['endpoints'];
   assignment: ProtoJson;
+}
+
+function routeTable(virtualHosts: ProtoJson[]): ProtoJson {
+  const table: ProtoJson = { '@type': TypeUrl.RouteConfiguration, name: ROUTE_CONFIG_NAME, ignore_port_in_host_matching: true };
+  if (virtualHosts.length > 0) table.virtual_hosts = virtualHosts;
+  return table;
 }
 
 function listener(options: TranslateOptions): ProtoJson {
