@@ -34,6 +34,8 @@ export class Controller {
   private readonly builder = new SnapshotBuilder();
   private readonly admin: http.Server;
   private objects?: SourceObjects;
+  /** The diagnostics of the last resolve, as logged. */
+  private reported = new Set<string>();
   private output?: PipelineOutput;
   private timer?: NodeJS.Timeout;
   private burstStartedAt = 0;
@@ -114,7 +116,15 @@ export class Controller {
     const pushed = this.metrics.pushSeconds.startTimer();
     this.ads.setSnapshot(snapshot);
     pushed();
-    for (const d of [...objects.diagnostics, ...output.diagnostics]) log.error(d, d.message);
+    // Each problem is logged when it appears (and again only if it goes away and
+    // comes back): re-logging every known conflict on every change buries news.
+    const reported = new Set<string>();
+    for (const d of [...objects.diagnostics, ...output.diagnostics]) {
+      const id = JSON.stringify(d);
+      reported.add(id);
+      if (!this.reported.has(id)) log.error(d, d.message);
+    }
+    this.reported = reported;
     this.metrics.triggers.set({ state: 'admitted' }, output.model.admitted.length);
     this.metrics.triggers.set({ state: 'skipped' }, objects.triggers.length - output.model.admitted.length);
     this.objects = objects;

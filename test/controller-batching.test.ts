@@ -9,6 +9,7 @@ import type { Source, SourceObjects } from '../controller/sources/source';
 class ManualSource implements Source {
   private notify: () => void = () => undefined;
   reads = 0;
+  triggers: unknown[] = [];
 
   async start(onChange: () => void): Promise<void> {
     this.notify = onChange;
@@ -16,7 +17,7 @@ class ManualSource implements Source {
 
   read(): SourceObjects {
     this.reads++;
-    return emptyManifestObjects();
+    return { ...emptyManifestObjects(), triggers: this.triggers };
   }
 
   change(): void {
@@ -30,14 +31,18 @@ describe('controller: change batching', () => {
   let controller: Controller | undefined;
   afterEach(async () => controller?.close());
 
-  async function started(holdOffMs: number, maxDelayMs: number): Promise<{ source: ManualSource; resolved: () => Promise<number> }> {
+  async function started(
+    holdOffMs: number,
+    maxDelayMs: number,
+    log = pino({ level: 'silent' }),
+  ): Promise<{ source: ManualSource; resolved: () => Promise<number> }> {
     const source = new ManualSource();
     let waiter: ((at: number) => void) | undefined;
     controller = new Controller({
       source,
       xdsAddress: '127.0.0.1:0',
       adminAddress: '127.0.0.1:0',
-      log: pino({ level: 'silent' }),
+      log,
       holdOffMs,
       maxDelayMs,
       onResolved: () => waiter?.(Date.now()),
@@ -73,5 +78,39 @@ describe('controller: change batching', () => {
       clearInterval(ticker);
       clearTimeout(giveUp);
     }
+  });
+});
+
+describe('controller: diagnostics in the log', () => {
+  let controller: Controller | undefined;
+  afterEach(async () => controller?.close());
+
+  it('logs a problem when it appears, not again on every resolve, and again if it comes back', async () => {
+    const lines: { level: number; trigger?: string; reason?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const source = new ManualSource();
+    let waiter: (() => void) | undefined;
+    controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, holdOffMs: 1, maxDelayMs: 5, onResolved: () => waiter?.() });
+    const resolved = () => new Promise<void>((resolve) => (waiter = resolve));
+    const bad = { apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HTTPTrigger', metadata: { name: 'bad', namespace: 'default' }, spec: { ingress: { host: '*' }, template: { spec: {} } } };
+    source.triggers = [bad];
+    await controller.start();
+    const errorsFor = () => lines.filter((l) => l.level === 50 && l.trigger === 'default/bad').length;
+    assert.equal(errorsFor(), 1);
+    for (let i = 0; i < 3; i++) {
+      const next = resolved();
+      source.change();
+      await next;
+    }
+    assert.equal(errorsFor(), 1, 'the same problem was logged again');
+    source.triggers = [];
+    let next = resolved();
+    source.change();
+    await next;
+    source.triggers = [bad];
+    next = resolved();
+    source.change();
+    await next;
+    assert.equal(errorsFor(), 2, 'a problem that came back was not logged');
   });
 });
