@@ -236,6 +236,21 @@ describe('ADS protocol (raw client): delta', function () {
     assert.notEqual(third.resources[0].version, second.resources[0].version);
   });
 
+  it('forgets API listeners for names no stream asks for any more', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const stream = world.client().delta();
+    const names = Array.from({ length: 50 }, (_, i) => `n${i}.test`);
+    const response = await deltaSubscribe(stream, LDS, names);
+    assert.equal(world.ads.apiListenersHeld, 50);
+    stream.send({ ...ack(response), resource_names_unsubscribe: names });
+    stream.send({ type_url: CDS }); // barrier: the unsubscribe has been handled
+    await stream.next();
+    // Two snapshots in which nobody asks for them: gone.
+    world.set({ triggers: ['a', 'b'] });
+    world.set({ triggers: ['a'] });
+    assert.equal(world.ads.apiListenersHeld, 0);
+  });
+
   it('answers a proxyless gRPC listener name with an api_listener reading the same routes', async () => {
     world = await new World().start({ triggers: ['a'] });
     const response = await deltaSubscribe(world.client().delta(), LDS, ['a.test']);

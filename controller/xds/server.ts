@@ -49,8 +49,14 @@ type AnyStream = XdsStream<AdsRequest, TypeRecord>;
 export class AdsServer implements StreamHost {
   private snapshot?: Snapshot;
   private readonly streams = new Set<AnyStream>();
-  /** API listeners by name, each with the virtual host it was built from. */
-  private readonly apiListeners = new Map<string, { virtualHost?: ProtoJson; resource: EncodedResource }>();
+  /**
+   * API listeners by name, each with the virtual host it was built from: those
+   * asked for since the current snapshot, and those of the snapshot before (a
+   * name no stream asks for during a whole snapshot is dropped, so arbitrary
+   * names from clients cannot pile up).
+   */
+  private apiListeners = new Map<string, { virtualHost?: ProtoJson; resource: EncodedResource }>();
+  private previousApiListeners = new Map<string, { virtualHost?: ProtoJson; resource: EncodedResource }>();
   private routeLookup?: { snapshot: Snapshot; lookup: (host: string) => ProtoJson | undefined };
   private nextStreamId = 1;
   readonly server = new grpc.Server();
@@ -93,6 +99,8 @@ export class AdsServer implements StreamHost {
     if (this.snapshot?.version === snapshot.version) return;
     this.snapshot = snapshot;
     this.shared.snapshotChanged();
+    this.previousApiListeners = this.apiListeners;
+    this.apiListeners = new Map();
     for (const stream of this.streams) stream.push();
   }
 
@@ -115,6 +123,11 @@ export class AdsServer implements StreamHost {
   }
 
   /** The Listener a proxyless gRPC client gets for `name`, built once per name. */
+  /** API listeners held (for /debug and tests): names asked for in this snapshot or the one before. */
+  get apiListenersHeld(): number {
+    return new Set([...this.apiListeners.keys(), ...this.previousApiListeners.keys()]).size;
+  }
+
   apiListener(name: string): EncodedResource {
     const snapshot = this.snapshot!;
     if (this.routeLookup?.snapshot !== snapshot) {
@@ -122,8 +135,11 @@ export class AdsServer implements StreamHost {
       this.routeLookup = { snapshot, lookup: virtualHostLookup(table) };
     }
     const virtualHost = this.routeLookup.lookup(name);
-    const cached = this.apiListeners.get(name);
-    if (cached && cached.virtualHost === virtualHost) return cached.resource;
+    const cached = this.apiListeners.get(name) ?? this.previousApiListeners.get(name);
+    if (cached && cached.virtualHost === virtualHost) {
+      this.apiListeners.set(name, cached);
+      return cached.resource;
+    }
     const json = apiListener(name, virtualHost);
     const { '@type': _t, ...fields } = json;
     const resource = EncodedResource.fromMessage(name, TypeUrl.Listener, encodeMessage(messageType(TypeUrl.Listener), fields), json);
