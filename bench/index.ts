@@ -2,21 +2,11 @@
  * `npm run bench`: routing-core and xDS figures on this machine (medians).
  * Not a test: it prints numbers for the closing notes and the README.
  */
-import * as os from 'node:os';
 import { Pipeline } from '../controller/pipeline';
 import { SnapshotBuilder, TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
+import { machine, median, mib } from './stats';
 import { benchXds } from './xds';
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-export function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 function time(f: () => void): number {
   const start = process.hrtime.bigint();
@@ -69,7 +59,7 @@ function benchRoutingCore(count: number): void {
 }
 
 function main(): void {
-  console.log(`wasm-control bench — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model}, ${mib(os.totalmem())}`);
+  console.log(`wasm-control bench — ${machine()}`);
   console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
   for (const count of [1000, 10000]) benchRoutingCore(count);
   void benchXds();

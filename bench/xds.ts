@@ -8,13 +8,13 @@
  * Run via `npm run bench`, or alone: `node --expose-gc dist/bench/xds.js`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import * as os from 'node:os';
 import { TypeUrl } from '../controller/envoy/protos';
 import { Pipeline } from '../controller/pipeline';
 import { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder } from '../controller/xds/snapshot';
 import { AdsClient, sotwAck, type DeltaResponse, type SotwResponse } from '../test/support/ads-client';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
+import { machine, mib, percentile } from './stats';
 
 type Mode = 'sotw' | 'delta';
 
@@ -26,15 +26,6 @@ type ToClients =
 type FromClients = { kind: 'ready' } | { kind: 'done'; id: number } | { kind: 'stopped'; rss: number };
 
 const CHANGES = 20;
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
 
 interface RunResult {
   latencies: number[];
@@ -211,7 +202,7 @@ if (require.main === module) {
   if (process.argv[2] === 'clients') {
     clients();
   } else {
-    console.log(`wasm-control xDS bench — Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model}, ${mib(os.totalmem())}`);
+    console.log(`wasm-control xDS bench — ${machine()}`);
     void benchXds();
   }
 }
