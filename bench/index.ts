@@ -33,19 +33,19 @@ function benchRoutingCore(count: number): void {
     full.push(
       time(() => {
         const out = new Pipeline().run(fleet);
-        snapshot = new SnapshotBuilder().build(out.resources);
+        snapshot = new SnapshotBuilder().build(out.envoy);
       }),
     );
   }
   const pipeline = new Pipeline();
   const builder = new SnapshotBuilder();
-  builder.build(pipeline.run(fleet).resources);
+  builder.build(pipeline.run(fleet).envoy);
   const triggers = [...fleet.triggers];
   const oneChange: number[] = [];
   for (let run = 1; run <= 21; run++) {
     const i = (run * 7919) % count;
     triggers[i] = syntheticTrigger(i, run);
-    oneChange.push(time(() => builder.build(pipeline.run({ ...fleet, triggers }).resources)));
+    oneChange.push(time(() => builder.build(pipeline.run({ ...fleet, triggers }).envoy)));
   }
   const sizes = responseSizes(snapshot!);
   const largest = [...sizes].sort((a, b) => b[1] - a[1])[0];

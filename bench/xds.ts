@@ -98,7 +98,7 @@ class BenchWorld {
 
   async start(): Promise<void> {
     this.port = await this.ads.listen('127.0.0.1:0');
-    this.ads.setSnapshot(this.builder.build(this.pipeline.run(this.fleet).resources));
+    this.ads.setSnapshot(this.builder.build(this.pipeline.run(this.fleet).envoy));
   }
 
   clusterNames(): string[] {
@@ -110,7 +110,7 @@ class BenchWorld {
     this.changes++;
     const i = (this.changes * 7919) % this.triggers.length;
     this.triggers[i] = syntheticTrigger(i, this.changes);
-    const snapshot = this.builder.build(this.pipeline.run({ ...this.fleet, triggers: this.triggers }).resources);
+    const snapshot = this.builder.build(this.pipeline.run({ ...this.fleet, triggers: this.triggers }).envoy);
     const cpu = process.cpuUsage();
     this.ads.setSnapshot(snapshot);
     const used = process.cpuUsage(cpu);

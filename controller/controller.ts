@@ -111,7 +111,7 @@ export class Controller {
     const end = this.metrics.resolveSeconds.startTimer();
     const objects = this.options.source.read();
     const output = this.pipeline.run(objects);
-    const snapshot = this.builder.build(output.resources);
+    const snapshot = this.builder.build(output.envoy);
     end();
     const pushed = this.metrics.pushSeconds.startTimer();
     this.ads.setSnapshot(snapshot);

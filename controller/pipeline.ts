@@ -5,8 +5,7 @@
  */
 import type { Diagnostic } from './api/validate';
 import type { Host, Workload } from './api/types';
-import type { EnvoyResources, TranslateOptions } from './envoy/translate';
-import { Translator } from './envoy/translate';
+import { configJson, Translator, type EnvoyConfig, type EnvoyResources, type TranslateOptions } from './envoy/translate';
 import { compareStrings, triggerEndpoints, type TriggerEndpoints } from './resolve/endpoints';
 import { Resolver, type RoutingModel } from './resolve/resolve';
 
@@ -18,7 +17,10 @@ export interface PipelineInput {
 
 export interface PipelineOutput {
   model: RoutingModel;
-  resources: EnvoyResources;
+  /** What is served. */
+  envoy: EnvoyConfig;
+  /** The same resources in proto3 JSON, rendered on first use. */
+  readonly resources: EnvoyResources;
   /** Resolver diagnostics, then endpoint diagnostics. */
   diagnostics: Diagnostic[];
 }
@@ -36,9 +38,14 @@ export class Pipeline {
     const endpoints = this.endpointsOf(input.workloads, input.hosts);
     const model = this.resolver.resolve({ triggers: input.triggers, endpoints: endpoints.byTrigger });
     const admitted = endpoints.diagnostics.length > 0 ? new Set(model.admitted.map((t) => t.key)) : undefined;
+    const envoy = this.translator.translate(model);
+    let json: EnvoyResources | undefined;
     return {
       model,
-      resources: this.translator.translate(model),
+      envoy,
+      get resources() {
+        return (json ??= configJson(envoy));
+      },
       diagnostics: sortedDiagnostics(admitted ? [...model.diagnostics, ...endpoints.diagnostics.filter((d) => admitted.has(d.trigger))] : model.diagnostics),
     };
   }

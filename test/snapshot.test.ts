@@ -1,9 +1,11 @@
 /** Snapshots: what is served decodes to exactly what the translator produced, and is reused when unchanged. */
 import * as assert from 'node:assert/strict';
 import { decodeToJson, messageType, TypeUrl, type ProtoJson } from '../controller/envoy/protos';
+import { encodeWith } from '../controller/envoy/wire';
 import { Pipeline } from '../controller/pipeline';
 import { SnapshotBuilder, TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
 import { syntheticFleet, syntheticTrigger } from '../bench/fixtures';
+import { host, trigger, workload } from './support/fixtures';
 
 /** Decodes a type's response body (DiscoveryResponse.resources entries) back to proto3 JSON. */
 function served(snapshot: Snapshot, typeUrl: string): ProtoJson[] {
@@ -20,16 +22,43 @@ describe('snapshots', () => {
 
   it('serves bytes that decode to the translated resources, for every type', () => {
     const out = new Pipeline().run(fleet);
-    const snapshot = new SnapshotBuilder().build(out.resources);
+    const snapshot = new SnapshotBuilder().build(out.envoy);
     assert.deepEqual(served(snapshot, TypeUrl.Cluster), expected(out.resources.clusters));
     assert.deepEqual(served(snapshot, TypeUrl.ClusterLoadAssignment), expected(out.resources.clusterLoadAssignments));
     assert.deepEqual(served(snapshot, TypeUrl.Listener), expected(out.resources.listeners));
     assert.deepEqual(served(snapshot, TypeUrl.RouteConfiguration), expected(out.resources.routeConfigurations));
   });
 
+  it('encodes every shape of route the same way as its JSON: wildcards, Exact over Prefix, root prefix, shared hosts, timeouts, no endpoints', () => {
+    const out = new Pipeline({ listenerPort: 10080 }).run({
+      triggers: [
+        trigger('wild', { host: '*.apps.example.com', paths: [['/', 'Prefix'], ['/x', 'Exact']], timeout: '250ms' }),
+        trigger('same-path', { host: 'a.example.com', paths: [['/api', 'Exact'], ['/api', 'Prefix'], ['/api/v1', 'Prefix']], timeout: '1h30m' }),
+        trigger('neighbour', { namespace: 'other', host: 'a.example.com', paths: [['/docs', 'Prefix'], ['/', 'Prefix']], timeout: '0' }),
+        trigger('unicode', { host: 'b.example.com', paths: [['/caf\u00e9/\u{1F600}', 'Prefix']] }),
+        trigger('lonely', { host: 'c.example.com', paths: [['/only', 'Exact']] }),
+      ],
+      workloads: [workload('w1', 'wild', 'h1'), workload('w2', 'wild', 'h2'), workload('w3', 'same-path', 'h1'), workload('w4', 'neighbour', 'h2', { namespace: 'other' })],
+      hosts: [host('h1', { hostname: '10.0.0.1', httpPort: 8000 }), host('h2', { hostname: 'fd00::2', httpPort: 70 })],
+    });
+    assert.deepEqual(out.diagnostics, []);
+    const snapshot = new SnapshotBuilder().build(out.envoy);
+    for (const [typeUrl, list] of [
+      [TypeUrl.Cluster, out.resources.clusters],
+      [TypeUrl.ClusterLoadAssignment, out.resources.clusterLoadAssignments],
+      [TypeUrl.Listener, out.resources.listeners],
+      [TypeUrl.RouteConfiguration, out.resources.routeConfigurations],
+    ] as const) {
+      assert.deepEqual(served(snapshot, typeUrl), expected(list), typeUrl);
+    }
+    // The same holds for a resource encoded on its own (the route table's virtual hosts re-framed after a change).
+    const table = out.envoy.routeConfigurations[0];
+    assert.deepEqual(decodeToJson(messageType(TypeUrl.RouteConfiguration), encodeWith((w) => table.write(w))), (({ '@type': _t, ...rest }) => rest)(table.toJson()));
+  });
+
   it('gives the same versions to the same content in a fresh builder (a restarted controller)', () => {
-    const a = new SnapshotBuilder().build(new Pipeline().run(fleet).resources);
-    const b = new SnapshotBuilder().build(new Pipeline().run(fleet).resources);
+    const a = new SnapshotBuilder().build(new Pipeline().run(fleet).envoy);
+    const b = new SnapshotBuilder().build(new Pipeline().run(fleet).envoy);
     assert.equal(a.version, b.version);
     for (const t of TYPE_ORDER) assert.equal(a.types.get(t)!.version, b.types.get(t)!.version);
   });
@@ -38,16 +67,16 @@ describe('snapshots', () => {
     const pipeline = new Pipeline();
     const builder = new SnapshotBuilder();
     const triggers = [...fleet.triggers];
-    let before = builder.build(pipeline.run(fleet).resources);
+    let before = builder.build(pipeline.run(fleet).envoy);
     for (let change = 1; change <= 5; change++) {
       triggers[(change * 7) % triggers.length] = syntheticTrigger((change * 7) % triggers.length, change);
       const out = pipeline.run({ ...fleet, triggers });
-      const after = builder.build(out.resources);
+      const after = builder.build(out.envoy);
       // A path change touches routes only: clusters, endpoints and the listener are the very same snapshots.
       for (const t of [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener]) assert.equal(after.types.get(t), before.types.get(t));
       assert.notEqual(after.types.get(TypeUrl.RouteConfiguration)!.version, before.types.get(TypeUrl.RouteConfiguration)!.version);
       assert.deepEqual(served(after, TypeUrl.RouteConfiguration), expected(out.resources.routeConfigurations));
-      assert.equal(after.version, new SnapshotBuilder().build(new Pipeline().run({ ...fleet, triggers }).resources).version);
+      assert.equal(after.version, new SnapshotBuilder().build(new Pipeline().run({ ...fleet, triggers }).envoy).version);
       before = after;
     }
   });
@@ -55,15 +84,15 @@ describe('snapshots', () => {
   it('gives each resource a per-resource version that changes with its content only', () => {
     const pipeline = new Pipeline();
     const builder = new SnapshotBuilder();
-    const first = builder.build(pipeline.run(fleet).resources);
+    const first = builder.build(pipeline.run(fleet).envoy);
     const hosts = fleet.hosts.map((h, i) => (i === 0 ? { ...h, httpPort: 9999 } : h));
-    const second = builder.build(pipeline.run({ ...fleet, hosts }).resources);
+    const second = builder.build(pipeline.run({ ...fleet, hosts }).envoy);
     const changed = [...second.types.get(TypeUrl.ClusterLoadAssignment)!.resources.values()].filter(
       (r) => first.types.get(TypeUrl.ClusterLoadAssignment)!.resources.get(r.name)!.version !== r.version,
     );
     assert.ok(changed.length > 0 && changed.length < fleet.triggers.length, `${changed.length} assignments changed`);
     // Only endpoints moved: the route table is the very same snapshot, not re-framed or re-hashed.
     assert.equal(second.types.get(TypeUrl.RouteConfiguration), first.types.get(TypeUrl.RouteConfiguration));
-    for (const r of changed) assert.match(JSON.stringify(r.json), /9999/);
+    for (const r of changed) assert.match(JSON.stringify(r.source.toJson()), /9999/);
   });
 });

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { decodeToJson, encodeJson, messageType, TypeUrl, type ProtoJson } from '../controller/envoy/protos';
-import { apiListener, METADATA_NAMESPACE, Translator, virtualHostLookup } from '../controller/envoy/translate';
+import { apiListener, METADATA_NAMESPACE, RouteTable, Translator, virtualHostLookup, type EnvoyResource } from '../controller/envoy/translate';
 import { packageRoot } from '../controller/package-root';
 import { Pipeline, resourceList } from '../controller/pipeline';
 import { clusterName, resolveRoutes } from '../controller/resolve/resolve';
@@ -173,7 +173,13 @@ describe('translate: Envoy resources', () => {
   });
 
   it('gives every route its trigger in metadata, its cluster, the timeout (default 15s) and the Host rewrite', () => {
-    const out = runTriggers(two());
+    const triggers = two();
+    const names: [string, string][] = [['root', 'default'], ['api', 'team'], ['wild', 'default']];
+    const out = new Pipeline().run({
+      triggers,
+      workloads: names.map(([name, namespace]) => workload(`w-${name}`, name, 'h', { namespace })),
+      hosts: [host('h')],
+    });
     const expected: Record<string, { timeout: string; host: string }> = {
       'default/root': { timeout: '15s', host: 'root.default.trigger.internal' },
       'team/api': { timeout: '300s', host: 'api.team.trigger.internal' },
@@ -187,8 +193,14 @@ describe('translate: Envoy resources', () => {
         const [namespace, name] = key.split('/');
         assert.equal(r.route.cluster, clusterName({ namespace, name }));
         assert.equal(r.route.timeout, expected[key].timeout);
-        assert.equal(r.route.host_rewrite_literal, expected[key].host);
+        // Host becomes the trigger's identity: the hostname every endpoint of its cluster carries.
+        assert.equal(r.route.auto_host_rewrite, true);
         assert.equal(r.route.append_x_forwarded_host, true);
+        const assignment = out.resources.clusterLoadAssignments.find((c) => c.cluster_name === r.route.cluster) as Json;
+        assert.deepEqual(
+          assignment.endpoints[0].lb_endpoints.map((e: Json) => e.endpoint.hostname),
+          [expected[key].host],
+        );
       }
     }
     assert.deepEqual([...seen].sort(), Object.keys(expected).sort());
@@ -295,7 +307,7 @@ describe('translate: reuse across calls', () => {
       const run = (() => {
         if (via === 'Pipeline') {
           const p = new Pipeline();
-          return (triggers: unknown[]) => p.run({ triggers, workloads: [], hosts: [] }).resources;
+          return (triggers: unknown[]) => p.run({ triggers, workloads: [], hosts: [] }).envoy;
         }
         const { Resolver } = require('../controller/resolve/resolve') as typeof import('../controller/resolve/resolve');
         const r = new Resolver();
@@ -307,18 +319,15 @@ describe('translate: reuse across calls', () => {
       const next = [...triggers];
       next[1] = trigger('b', { host: 'b.example.com', paths: [['/bee', 'Prefix']] });
       const second = run(next);
-      const vhs = (r: typeof first) => new Map(((r.routeConfigurations[0] as Json).virtual_hosts as Json[]).map((v) => [v.name, v]));
+      const vhs = (r: typeof first) => new Map((r.routeConfigurations[0] as RouteTable).virtualHosts.map((v) => [v.host, v]));
       const [v1, v2] = [vhs(first), vhs(second)];
       assert.equal(v2.get('a.example.com'), v1.get('a.example.com'));
       assert.equal(v2.get('c.example.com'), v1.get('c.example.com'));
       assert.notEqual(v2.get('b.example.com'), v1.get('b.example.com'));
-      assert.ok(JSON.stringify(v2.get('b.example.com')).includes('/bee/'));
-      const byName = (list: ProtoJson[], key: string) => new Map(list.map((x) => [x[key] as string, x]));
-      for (const [kind, key] of [
-        ['clusters', 'name'],
-        ['clusterLoadAssignments', 'cluster_name'],
-      ] as const) {
-        const [c1, c2] = [byName(first[kind], key), byName(second[kind], key)];
+      assert.ok(JSON.stringify(v2.get('b.example.com')!.toJson()).includes('/bee/'));
+      const byName = (list: EnvoyResource[]) => new Map(list.map((x) => [x.name, x]));
+      for (const kind of ['clusters', 'clusterLoadAssignments'] as const) {
+        const [c1, c2] = [byName(first[kind]), byName(second[kind])];
         // Clusters and assignments depend on the trigger's name and endpoints only, so even
         // the changed trigger's (same name, no endpoints) are reused.
         for (const n of ['a', 'b', 'b2', 'c']) assert.equal(c2.get(clusterName({ namespace: 'default', name: n })), c1.get(clusterName({ namespace: 'default', name: n })), `${kind} ${n}`);
@@ -502,7 +511,7 @@ describe('resolveRoutes + Translator', () => {
     const model = resolveRoutes({ triggers: [trigger('t')], endpoints: new Map() });
     const res = new Translator().translate(model);
     assert.equal(res.clusters.length, 1);
-    assert.equal(((res.routeConfigurations[0] as Json).virtual_hosts as Json[]).length, 1);
+    assert.equal((res.routeConfigurations[0] as RouteTable).virtualHosts.length, 1);
   });
 });
 
@@ -516,20 +525,18 @@ describe('translate: options', () => {
 });
 
 describe('translate: proxyless gRPC listeners', () => {
-  const table = {
-    virtual_hosts: [
-      { name: 'a.example.com', domains: ['a.example.com'] },
-      { name: '*.example.com', domains: ['*.example.com'] },
-      { name: '*.b.example.com', domains: ['*.b.example.com'] },
-    ],
-  };
+  const table = runTriggers([
+    trigger('a', { host: 'a.example.com' }),
+    trigger('any', { host: '*.example.com' }),
+    trigger('any-b', { host: '*.b.example.com' }),
+  ]).envoy.routeConfigurations[0];
 
   it('picks the virtual host Envoy would: exact, else the longest wildcard; port and case ignored', () => {
     const lookup = virtualHostLookup(table);
-    assert.equal(lookup('a.example.com')?.name, 'a.example.com');
-    assert.equal(lookup('A.Example.COM:443')?.name, 'a.example.com');
-    assert.equal(lookup('x.example.com')?.name, '*.example.com');
-    assert.equal(lookup('x.b.example.com')?.name, '*.b.example.com');
+    assert.equal(lookup('a.example.com')?.host, 'a.example.com');
+    assert.equal(lookup('A.Example.COM:443')?.host, 'a.example.com');
+    assert.equal(lookup('x.example.com')?.host, '*.example.com');
+    assert.equal(lookup('x.b.example.com')?.host, '*.b.example.com');
     assert.equal(lookup('example.com'), undefined);
     assert.equal(lookup('a.example.org'), undefined);
   });

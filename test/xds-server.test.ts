@@ -10,6 +10,7 @@ import * as grpcXds from '@grpc/grpc-js-xds';
 import type { Host, HTTPTrigger, Workload } from '../controller/api/types';
 import { TRIGGER_LABEL } from '../controller/api/types';
 import { TypeUrl } from '../controller/envoy/protos';
+import { jsonResource } from '../controller/envoy/translate';
 import { Pipeline } from '../controller/pipeline';
 import { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder } from '../controller/xds/snapshot';
@@ -116,7 +117,7 @@ describe('ADS server with a real gRPC xDS client', function () {
   let workloads: Workload[];
 
   const events = { onNack: (_node: string, typeUrl: string, version: string, message: string) => nacks.push({ typeUrl, version, message }), onPush: (t: string) => pushes.push(t) };
-  const publish = () => ads.setSnapshot(builder.build(pipeline.run({ triggers, workloads, hosts }).resources));
+  const publish = () => ads.setSnapshot(builder.build(pipeline.run({ triggers, workloads, hosts }).envoy));
 
   before(async () => {
     for (const name of ['a', 'b', 'c']) backends.push(await backend(name));
@@ -161,15 +162,15 @@ describe('ADS server with a real gRPC xDS client', function () {
   });
 
   it('does not resend a NACKed config, and the next valid change is ACKed', async () => {
-    const good = pipeline.run({ triggers, workloads, hosts }).resources;
-    const [routes] = good.routeConfigurations as { virtual_hosts: { routes: { match: object }[] }[] }[];
+    const good = pipeline.run({ triggers, workloads, hosts });
+    const [routes] = good.resources.routeConfigurations as { virtual_hosts: { routes: { match: object }[] }[] }[];
     // grpc-js-xds rejects path_separated_prefix: a real NACK from a real client.
     const broken = {
       ...routes,
       virtual_hosts: routes.virtual_hosts.map((vh) => ({ ...vh, routes: vh.routes.map((r) => ({ ...r, match: { path_separated_prefix: '/api' } })) })),
     };
     // The client reads its routes inline in its API listener, so the rejection is of a Listener.
-    ads.setSnapshot(builder.build({ ...good, routeConfigurations: [broken] }));
+    ads.setSnapshot(builder.build({ ...good.envoy, routeConfigurations: [jsonResource(broken)] }));
     await eventually(() => assert.equal(nacks.filter((n) => n.typeUrl === TypeUrl.Listener).length, 1));
     const pushesAfterNack = pushes.filter((t) => t === TypeUrl.Listener).length;
     await new Promise((r) => setImmediate(r));
@@ -194,7 +195,7 @@ describe('ADS server with a real gRPC xDS client', function () {
     ads = new AdsServer(events);
     await ads.listen(`127.0.0.1:${adsPort}`);
     // A fresh pipeline and builder, as in a restarted process: versions come from content alone.
-    ads.setSnapshot(new SnapshotBuilder().build(new Pipeline().run({ triggers, workloads, hosts }).resources));
+    ads.setSnapshot(new SnapshotBuilder().build(new Pipeline().run({ triggers, workloads, hosts }).envoy));
     await eventually(() => {
       const after = acked();
       for (const typeUrl of [TypeUrl.Listener, TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]) {

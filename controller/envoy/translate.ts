@@ -1,19 +1,34 @@
 /**
- * Translation of the routing model into Envoy v3 resources, in the proto3 JSON
- * mapping with `.proto` field names (what Envoy's /config_dump prints). Pure: no
- * I/O, no gRPC, no Kubernetes client. Only non-default values are written, so a
- * resource survives an encode/decode round trip unchanged.
+ * Translation of the routing model into Envoy v3 resources. Pure: no I/O, no
+ * gRPC, no Kubernetes client.
  *
- * A Translator reuses the Envoy object it built for an unchanged model object,
- * so encodings can be cached by identity downstream.
+ * Each resource can be written to protobuf wire bytes (the serving path, see
+ * encode.ts) or rendered in the proto3 JSON mapping with `.proto` field names
+ * (what Envoy's /config_dump prints; for the CLI, the debug endpoints and tests).
+ * Only non-default values are written, so the two agree after a round trip.
+ *
+ * A Translator reuses the resource object it built for an unchanged model
+ * object, so encodings can be cached by identity downstream.
  */
 import type { Duration } from '../api/duration';
-import type { ClusterModel, RouteModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
+import type { ValidTrigger } from '../api/validate';
+import type { Endpoint } from '../resolve/endpoints';
+import type { ClusterModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
+import {
+  METADATA_NAMESPACE,
+  METADATA_TRIGGER_KEY,
+  virtualHostsField,
+  writeAssignment,
+  writeCluster,
+  writeRouteTableHead,
+  writeVirtualHost,
+  type MatchSpecifier,
+} from './encode';
 import { formatProtoDuration } from './proto-duration';
-import { TypeUrl, type ProtoJson } from './protos';
+import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from './protos';
+import { writeMessage, type WireWriter } from './wire';
 
-/** The filter metadata namespace every route carries (`…["control.cosmonic.io"].trigger`). */
-export const METADATA_NAMESPACE = 'control.cosmonic.io';
+export { METADATA_NAMESPACE };
 /** Name of the Envoy listener and of the RouteConfiguration it reads over RDS. */
 export const LISTENER_NAME = 'ingress_http';
 export const ROUTE_CONFIG_NAME = 'ingress_http';
@@ -25,11 +40,52 @@ export interface TranslateOptions {
   listenerPort?: number;
 }
 
+/** One Envoy resource, as the serving path writes it and as people read it. */
+export interface EnvoyResource {
+  readonly typeUrl: ResourceTypeUrl;
+  readonly name: string;
+  /** Writes the message's fields (no tag, no length). */
+  write(w: WireWriter): void;
+  /** The resource in proto3 JSON with its `@type`; built on each call, nothing kept. */
+  toJson(): ProtoJson;
+}
+
+/** The translator's output: every resource, in name order per type. */
+export interface EnvoyConfig {
+  clusters: EnvoyResource[];
+  clusterLoadAssignments: EnvoyResource[];
+  listeners: EnvoyResource[];
+  routeConfigurations: EnvoyResource[];
+}
+
+/** The same resources in proto3 JSON. */
 export interface EnvoyResources {
   clusters: ProtoJson[];
   clusterLoadAssignments: ProtoJson[];
   listeners: ProtoJson[];
   routeConfigurations: ProtoJson[];
+}
+
+export function configJson(config: EnvoyConfig): EnvoyResources {
+  const json = (list: EnvoyResource[]) => list.map((r) => r.toJson());
+  return {
+    clusters: json(config.clusters),
+    clusterLoadAssignments: json(config.clusterLoadAssignments),
+    listeners: json(config.listeners),
+    routeConfigurations: json(config.routeConfigurations),
+  };
+}
+
+/** A resource given as proto3 JSON (the listener, tests' hand-made resources), encoded generically. */
+export function jsonResource(json: ProtoJson): EnvoyResource {
+  const { '@type': typeUrl, ...fields } = json;
+  if (!Object.values(TypeUrl).includes(typeUrl as ResourceTypeUrl)) throw new Error(`"@type" ${String(typeUrl)} is not a resource type this server serves`);
+  return {
+    typeUrl: typeUrl as ResourceTypeUrl,
+    name: String(json.name ?? json.cluster_name),
+    write: (w) => writeMessage(w, messageType(typeUrl as string), fields),
+    toJson: () => json,
+  };
 }
 
 /** Deep-frozen: shared constants are encoded once (see wire.ts) and must never change. */
@@ -42,7 +98,6 @@ function deepFreeze<T>(value: T): T {
 }
 
 const ADS_CONFIG_SOURCE = deepFreeze({ ads: {}, resource_api_version: 'V3' });
-const EDS_CLUSTER_CONFIG = deepFreeze({ eds_config: ADS_CONFIG_SOURCE });
 // Eject a host after consecutive gateway errors (502/503/504: the host, not the
 // workload, failing); a workload's own 500s say nothing about the host.
 const OUTLIER_DETECTION = deepFreeze({
@@ -53,6 +108,13 @@ const OUTLIER_DETECTION = deepFreeze({
   interval: '10s',
   base_ejection_time: '30s',
   max_ejection_percent: 50,
+});
+/** What every cluster has besides its name. */
+const clusterSharedFields = (): ProtoJson => ({
+  type: 'EDS',
+  eds_cluster_config: { eds_config: ADS_CONFIG_SOURCE },
+  connect_timeout: '5s',
+  outlier_detection: OUTLIER_DETECTION,
 });
 const ROUTER_FILTER = {
   name: 'envoy.filters.http.router',
@@ -74,7 +136,7 @@ const ACCESS_LOG = {
         response_flags: '%RESPONSE_FLAGS%',
         duration_ms: '%DURATION%',
         upstream_host: '%UPSTREAM_HOST%',
-        trigger: `%METADATA(ROUTE:${METADATA_NAMESPACE}:trigger)%`,
+        trigger: `%METADATA(ROUTE:${METADATA_NAMESPACE}:${METADATA_TRIGGER_KEY})%`,
       },
     },
   },
@@ -100,9 +162,9 @@ const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_conn
  * whole table can pass gRPC's 4 MiB message limit (about 10k triggers), and a
  * client uses one virtual host anyway.
  */
-export function apiListener(name: string, virtualHost: ProtoJson | undefined): ProtoJson {
+export function apiListener(name: string, virtualHost: VirtualHostSource | undefined): ProtoJson {
   const routeConfig: ProtoJson = { name, ignore_port_in_host_matching: true };
-  if (virtualHost) routeConfig.virtual_hosts = [virtualHost];
+  if (virtualHost) routeConfig.virtual_hosts = [virtualHost.toJson()];
   return {
     '@type': TypeUrl.Listener,
     name,
@@ -110,14 +172,26 @@ export function apiListener(name: string, virtualHost: ProtoJson | undefined): P
   };
 }
 
+/** A virtual host as the API listener needs it: where it applies, and its JSON. */
+export interface VirtualHostSource {
+  readonly host: string;
+  toJson(): ProtoJson;
+}
+
 /**
  * A lookup of the virtual host Envoy would pick in a route table for a host: the
  * exact domain, else the longest `*.suffix` wildcard (port and case ignored).
+ * Any RouteConfiguration resource will do; the translator's own is read without
+ * rendering it.
  */
-export function virtualHostLookup(routeConfiguration: ProtoJson | undefined): (host: string) => ProtoJson | undefined {
-  const byDomain = new Map<string, ProtoJson>();
-  for (const vh of (routeConfiguration?.virtual_hosts as ProtoJson[] | undefined) ?? []) {
-    for (const domain of vh.domains as string[]) byDomain.set(domain, vh);
+export function virtualHostLookup(table: EnvoyResource | undefined): (host: string) => VirtualHostSource | undefined {
+  const byDomain = new Map<string, VirtualHostSource>();
+  if (table instanceof RouteTable) {
+    for (const vh of table.virtualHosts) byDomain.set(vh.host, vh);
+  } else if (table) {
+    for (const vh of (table.toJson().virtual_hosts as ProtoJson[] | undefined) ?? []) {
+      for (const domain of vh.domains as string[]) byDomain.set(domain, { host: domain, toJson: () => vh });
+    }
   }
   return (host) => {
     const wanted = host.toLowerCase().replace(/:\d+$/, '');
@@ -131,13 +205,127 @@ export function virtualHostLookup(routeConfiguration: ProtoJson | undefined): (h
   };
 }
 
+/** The RouteConfiguration Envoy's listener reads: one virtual host per distinct host. */
+export class RouteTable implements EnvoyResource {
+  readonly typeUrl = TypeUrl.RouteConfiguration;
+  readonly name = ROUTE_CONFIG_NAME;
+
+  constructor(readonly virtualHosts: readonly EnvoyVirtualHost[]) {}
+
+  /** The fields other than `virtual_hosts` (a snapshot frames cached virtual hosts after them). */
+  writeHead(w: WireWriter): void {
+    writeRouteTableHead(w, this.name);
+  }
+
+  write(w: WireWriter): void {
+    this.writeHead(w);
+    const field = virtualHostsField();
+    for (const vh of this.virtualHosts) {
+      w.tag(field, 2);
+      const mark = w.beginLength();
+      vh.write(w);
+      w.endLength(mark);
+    }
+  }
+
+  toJson(): ProtoJson {
+    const table: ProtoJson = { '@type': this.typeUrl, name: this.name, ignore_port_in_host_matching: true };
+    if (this.virtualHosts.length > 0) table.virtual_hosts = this.virtualHosts.map((vh) => vh.toJson());
+    return table;
+  }
+}
+
+/** A virtual host of the route table: one host's routes, in precedence order. */
+export class EnvoyVirtualHost {
+  constructor(private readonly model: VirtualHostModel) {}
+
+  get host(): string {
+    return this.model.host;
+  }
+
+  write(w: WireWriter): void {
+    writeVirtualHost(w, this.model.host, this.model.wildcard ? wildcardAuthorityRegex(this.model.host) : undefined, (emit) => forEachEnvoyRoute(this.model, emit));
+  }
+
+  toJson(): ProtoJson {
+    const vh = this.model;
+    // Envoy's `*.x` matches any number of labels; Kubernetes allows exactly one.
+    const authority = vh.wildcard ? [{ name: ':authority', string_match: { safe_regex: { regex: wildcardAuthorityRegex(vh.host) } } }] : undefined;
+    const routes: ProtoJson[] = [];
+    forEachEnvoyRoute(vh, (specifier, value, trigger, cluster) => {
+      const match: ProtoJson = { [specifier]: value };
+      if (authority) match.headers = authority;
+      routes.push({ match, route: routeAction(trigger, cluster), metadata: { filter_metadata: { [METADATA_NAMESPACE]: { [METADATA_TRIGGER_KEY]: trigger.key } } } });
+    });
+    return { name: vh.host, domains: [vh.host], routes };
+  }
+}
+
+/**
+ * The route action: the trigger's cluster and timeout, and the Host rewritten to
+ * the trigger's identity, which every endpoint of that cluster carries as its
+ * hostname (Envoy's `auto_host_rewrite`; one short flag per route instead of
+ * the name, which keeps a 10k-trigger table under gRPC's 4 MiB). The original
+ * host goes along in `x-forwarded-host`.
+ */
+function routeAction(trigger: ValidTrigger, cluster: string): ProtoJson {
+  return { cluster, auto_host_rewrite: true, timeout: durationJson(trigger.timeout), append_x_forwarded_host: true };
+}
+
+class EdsCluster implements EnvoyResource {
+  readonly typeUrl = TypeUrl.Cluster;
+
+  constructor(readonly name: string) {}
+
+  write(w: WireWriter): void {
+    writeCluster(w, this.name, clusterSharedFields);
+  }
+
+  toJson(): ProtoJson {
+    return { '@type': this.typeUrl, name: this.name, ...clusterSharedFields() };
+  }
+}
+
+/**
+ * A cluster's endpoints: one locality with a weight (gRPC ignores localities
+ * without one, and one locality keeps its round robin strict). Each endpoint is
+ * named with the trigger's identity, for `auto_host_rewrite`.
+ */
+class EndpointAssignment implements EnvoyResource {
+  readonly typeUrl = TypeUrl.ClusterLoadAssignment;
+
+  constructor(
+    readonly name: string,
+    readonly endpoints: readonly Endpoint[],
+    private readonly hostname: string,
+  ) {}
+
+  write(w: WireWriter): void {
+    writeAssignment(w, this.name, this.endpoints, this.hostname);
+  }
+
+  toJson(): ProtoJson {
+    const assignment: ProtoJson = { '@type': this.typeUrl, cluster_name: this.name };
+    if (this.endpoints.length > 0) {
+      assignment.endpoints = [
+        {
+          locality: {},
+          lb_endpoints: this.endpoints.map((e) => ({ endpoint: { address: { socket_address: { address: e.address, port_value: e.port } }, hostname: this.hostname } })),
+          load_balancing_weight: 1,
+        },
+      ];
+    }
+    return assignment;
+  }
+}
+
 export class Translator {
-  private readonly virtualHosts = new WeakMap<VirtualHostModel, ProtoJson>();
+  private readonly virtualHosts = new WeakMap<VirtualHostModel, EnvoyVirtualHost>();
   /** By cluster name: a cluster depends on its name only, an assignment on its endpoints too. */
   private clusters = new Map<string, ClusterResources>();
-  private listener?: ProtoJson;
+  private listener?: EnvoyResource;
   /** Last run's model and output, for patching when most of the model is the same objects. */
-  private last?: { model: RoutingModel; virtualHosts: ProtoJson[]; routeConfiguration: ProtoJson; clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] };
+  private last?: { model: RoutingModel; virtualHosts: EnvoyVirtualHost[]; routeTable: RouteTable; clusters: EnvoyResource[]; clusterLoadAssignments: EnvoyResource[] };
 
   constructor(private readonly options: TranslateOptions = {}) {
     const port = options.listenerPort;
@@ -149,34 +337,34 @@ export class Translator {
     }
   }
 
-  translate(model: RoutingModel): EnvoyResources {
+  translate(model: RoutingModel): EnvoyConfig {
     const last = this.last;
     const clusterLists = last && last.model.clusters.length === model.clusters.length ? this.patchClusters(last, model) : this.buildClusters(model);
     const virtualHosts = model.virtualHosts.map((vh, i) => {
       if (last && last.model.virtualHosts[i] === vh) return last.virtualHosts[i];
       let built = this.virtualHosts.get(vh);
-      if (!built) this.virtualHosts.set(vh, (built = virtualHost(vh)));
+      if (!built) this.virtualHosts.set(vh, (built = new EnvoyVirtualHost(vh)));
       return built;
     });
     // The same virtual hosts give the same table object, so an endpoint-only change
     // does not make the snapshot re-frame and re-hash megabytes of unchanged routes.
     const sameTable = last && last.virtualHosts.length === virtualHosts.length && virtualHosts.every((vh, i) => vh === last.virtualHosts[i]);
-    const routeConfiguration = sameTable ? last.routeConfiguration : routeTable(virtualHosts);
-    this.last = { model, virtualHosts, routeConfiguration, ...clusterLists };
+    const routeTable = sameTable ? last.routeTable : new RouteTable(virtualHosts);
+    this.last = { model, virtualHosts, routeTable, ...clusterLists };
     return {
       ...clusterLists,
-      listeners: [(this.listener ??= listener(this.options))],
-      routeConfigurations: [routeConfiguration],
+      listeners: [(this.listener ??= jsonResource(listener(this.options)))],
+      routeConfigurations: [routeTable],
     };
   }
 
-  private buildClusters(model: RoutingModel): { clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] } {
-    const clusters: ProtoJson[] = [];
-    const clusterLoadAssignments: ProtoJson[] = [];
+  private buildClusters(model: RoutingModel): { clusters: EnvoyResource[]; clusterLoadAssignments: EnvoyResource[] } {
+    const clusters: EnvoyResource[] = [];
+    const clusterLoadAssignments: EnvoyResource[] = [];
     const previous = this.clusters;
     this.clusters = new Map();
     for (const c of model.clusters) {
-      const built = this.clusterResources(c, previous.get(c.name));
+      const built = clusterResources(c, previous.get(c.name));
       this.clusters.set(c.name, built);
       clusters.push(built.cluster);
       clusterLoadAssignments.push(built.assignment);
@@ -185,7 +373,7 @@ export class Translator {
   }
 
   /** Same clusters in the same order as last time except a few: replace those slots only. */
-  private patchClusters(last: NonNullable<Translator['last']>, model: RoutingModel): { clusters: ProtoJson[]; clusterLoadAssignments: ProtoJson[] } {
+  private patchClusters(last: NonNullable<Translator['last']>, model: RoutingModel): { clusters: EnvoyResource[]; clusterLoadAssignments: EnvoyResource[] } {
     for (let i = 0; i < model.clusters.length; i++) {
       if (model.clusters[i] !== last.model.clusters[i] && model.clusters[i].name !== last.model.clusters[i].name) return this.buildClusters(model);
     }
@@ -193,33 +381,25 @@ export class Translator {
     const clusterLoadAssignments = last.clusterLoadAssignments.slice();
     model.clusters.forEach((c, i) => {
       if (c === last.model.clusters[i]) return;
-      const built = this.clusterResources(c, this.clusters.get(c.name));
+      const built = clusterResources(c, this.clusters.get(c.name));
       this.clusters.set(c.name, built);
       clusters[i] = built.cluster;
       clusterLoadAssignments[i] = built.assignment;
     });
     return { clusters, clusterLoadAssignments };
   }
-
-  private clusterResources(c: ClusterModel, before?: ClusterResources): ClusterResources {
-    return {
-      cluster: before?.cluster ?? cluster(c),
-      endpoints: c.endpoints,
-      assignment: before && sameEndpoints(before.endpoints, c.endpoints) ? before.assignment : clusterLoadAssignment(c),
-    };
-  }
 }
 
 interface ClusterResources {
-  cluster: ProtoJson;
-  endpoints: ClusterModel['endpoints'];
-  assignment: ProtoJson;
+  cluster: EnvoyResource;
+  assignment: EndpointAssignment;
 }
 
-function routeTable(virtualHosts: ProtoJson[]): ProtoJson {
-  const table: ProtoJson = { '@type': TypeUrl.RouteConfiguration, name: ROUTE_CONFIG_NAME, ignore_port_in_host_matching: true };
-  if (virtualHosts.length > 0) table.virtual_hosts = virtualHosts;
-  return table;
+function clusterResources(c: ClusterModel, before?: ClusterResources): ClusterResources {
+  return {
+    cluster: before?.cluster ?? new EdsCluster(c.name),
+    assignment: before && sameEndpoints(before.assignment.endpoints, c.endpoints) ? before.assignment : new EndpointAssignment(c.name, c.endpoints, c.trigger.upstreamHost),
+  };
 }
 
 function listener(options: TranslateOptions): ProtoJson {
@@ -233,89 +413,35 @@ function listener(options: TranslateOptions): ProtoJson {
   };
 }
 
-function virtualHost(vh: VirtualHostModel): ProtoJson {
-  // Routes are sorted Exact first; only an Exact route can make a Prefix route's `path` half redundant.
-  const exactPaths = vh.routes[0]?.match.type === 'Exact' ? new Set(vh.routes.filter((r) => r.match.type === 'Exact').map((r) => r.match.path)) : undefined;
-  // Envoy's `*.x` matches any number of labels; Kubernetes allows exactly one.
-  const authority = vh.wildcard ? [wildcardAuthorityMatcher(vh.host)] : undefined;
-  const routes: ProtoJson[] = [];
-  // A trigger's action and metadata are built once and shared by its routes (usually one trigger per host).
-  let parts: { trigger: RouteModel['trigger']; route: object; metadata: object }[] = [];
-  for (const r of vh.routes) {
-    let shared = parts.find((p) => p.trigger === r.trigger);
-    if (!shared) parts = [...parts, (shared = { trigger: r.trigger, ...routeParts(r) })];
-    for (const match of envoyMatches(r, exactPaths)) {
-      routes.push({ match: authority ? { ...match, headers: authority } : match, route: shared.route, metadata: shared.metadata });
+/**
+ * Envoy's routes for a virtual host, in order. Kubernetes Prefix `/foo`
+ * (element-wise) becomes `path: /foo` plus `prefix: /foo/`, a form both Envoy and
+ * gRPC's xDS client accept (gRPC NACKs path_separated_prefix); the `path` half
+ * is left out when an Exact route on the same path already precedes it.
+ */
+function forEachEnvoyRoute(vh: VirtualHostModel, emit: (specifier: MatchSpecifier, value: string, trigger: ValidTrigger, cluster: string) => void): void {
+  const routes = vh.routes;
+  // Routes are sorted Exact first.
+  let exactCount = 0;
+  while (exactCount < routes.length && routes[exactCount].match.type === 'Exact') exactCount++;
+  const exactPaths = exactCount > 8 ? new Set(routes.slice(0, exactCount).map((r) => r.match.path)) : undefined;
+  const hasExact = (path: string) => (exactPaths ? exactPaths.has(path) : routes.some((r, i) => i < exactCount && r.match.path === path));
+  for (const r of routes) {
+    const { type, path } = r.match;
+    if (type === 'Exact') emit('path', path, r.trigger, r.cluster);
+    else if (path === '/') emit('prefix', '/', r.trigger, r.cluster);
+    else {
+      if (!hasExact(path)) emit('path', path, r.trigger, r.cluster);
+      emit('prefix', `${path}/`, r.trigger, r.cluster);
     }
   }
-  return { name: vh.host, domains: [vh.host], routes };
 }
 
-/**
- * Kubernetes Prefix `/foo` (element-wise) as `path: /foo` plus `prefix: /foo/`,
- * a form both Envoy and gRPC's xDS client accept (gRPC NACKs
- * path_separated_prefix). The `path` half is left out when an Exact route on the
- * same path already precedes it.
- */
-function envoyMatches(r: RouteModel, exactPaths: Set<string> | undefined): ProtoJson[] {
-  const { type, path } = r.match;
-  if (type === 'Exact') return [{ path }];
-  if (path === '/') return [{ prefix: '/' }];
-  return exactPaths?.has(path) ? [{ prefix: `${path}/` }] : [{ path }, { prefix: `${path}/` }];
+function wildcardAuthorityRegex(host: string): string {
+  return `(?i)^[^.:]+${host.slice(1).replace(/\./g, '\\.')}(:[0-9]+)?$`;
 }
 
-function wildcardAuthorityMatcher(host: string): ProtoJson {
-  const suffix = host.slice(1).replace(/\./g, '\\.');
-  return { name: ':authority', string_match: { safe_regex: { regex: `(?i)^[^.:]+${suffix}(:[0-9]+)?$` } } };
-}
-
-/**
- * A trigger's route action and metadata, frozen and shared by all its routes.
- * No route name: with metadata naming the trigger it would only add ~15 bytes
- * to each of tens of thousands of routes (the table must stay under gRPC's 4 MiB).
- */
-function routeParts(r: RouteModel): { route: object; metadata: object } {
-  const trigger = r.trigger;
-  const freeze = Object.freeze;
-  return {
-    route: freeze({
-      cluster: r.cluster,
-      host_rewrite_literal: trigger.upstreamHost,
-      timeout: durationJson(trigger.timeout),
-      append_x_forwarded_host: true,
-    }),
-    metadata: freeze({ filter_metadata: freeze({ [METADATA_NAMESPACE]: freeze({ trigger: trigger.key }) }) }),
-  };
-}
-
-function cluster(c: ClusterModel): ProtoJson {
-  return {
-    '@type': TypeUrl.Cluster,
-    name: c.name,
-    type: 'EDS',
-    eds_cluster_config: EDS_CLUSTER_CONFIG,
-    connect_timeout: '5s',
-    outlier_detection: OUTLIER_DETECTION,
-  };
-}
-
-function clusterLoadAssignment(c: ClusterModel): ProtoJson {
-  const assignment: ProtoJson = { '@type': TypeUrl.ClusterLoadAssignment, cluster_name: c.name };
-  if (c.endpoints.length > 0) {
-    // One locality with a weight: gRPC ignores localities without one, and one
-    // locality keeps its round robin strict.
-    assignment.endpoints = [
-      {
-        locality: {},
-        lb_endpoints: c.endpoints.map((e) => ({ endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } } })),
-        load_balancing_weight: 1,
-      },
-    ];
-  }
-  return assignment;
-}
-
-function sameEndpoints(a: ClusterModel['endpoints'], b: ClusterModel['endpoints']): boolean {
+function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
   return a === b || (a.length === b.length && a.every((e, i) => e.address === b[i].address && e.port === b[i].port));
 }
 

@@ -185,6 +185,13 @@ export class WireWriter {
     this.pos += value.length;
   }
 
+  /** Appends what another writer holds. */
+  copyFrom(other: WireWriter): void {
+    this.ensure(other.pos);
+    other.buf.copy(this.buf, this.pos, 0, other.pos);
+    this.pos += other.pos;
+  }
+
   bytes(value: Uint8Array): void {
     this.varint(value.length);
     this.ensure(value.length);
@@ -263,19 +270,42 @@ export function varintSize(value: number): number {
 
 /** Writes a message's fields (without tag or length) from its proto3 JSON form. */
 export function writeMessage(w: WireWriter, type: protobuf.Type, json: unknown): void {
-  writeMessageBody(w, messageCodec(type), json, type.name);
+  try {
+    writeMessageBody(w, messageCodec(type), json);
+  } catch (error) {
+    if (error instanceof FieldError) throw new Error(`${[type.name, ...error.path].join('.').replace(/\.\[/g, '[')}: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * An encoding error deep in a message; the field path is collected while the
+ * stack unwinds, so the hot path builds no path strings.
+ */
+class FieldError extends Error {
+  readonly path: string[] = [];
+}
+
+function atField(error: unknown, segment: string): never {
+  if (error instanceof FieldError) error.path.unshift(segment);
+  throw error;
 }
 
 const scratch = new WireWriter();
 
 /** Encodes a message from its proto3 JSON form (into a shared scratch buffer, then copied out). */
 export function encodeMessage(type: protobuf.Type, json: ProtoJson): Uint8Array {
+  return encodeWith((w) => writeMessage(w, type, json));
+}
+
+/** The bytes `write` produces (written into a shared scratch buffer, then copied out). */
+export function encodeWith(write: (w: WireWriter) => void): Uint8Array {
   scratch.reset();
-  writeMessage(scratch, type, json);
+  write(scratch);
   return scratch.finish();
 }
 
-function writeMessageBody(w: WireWriter, codec: MessageCodec, json: unknown, where: string): void {
+function writeMessageBody(w: WireWriter, codec: MessageCodec, json: unknown): void {
   switch (codec.wellKnown) {
     case 'Duration': {
       const d = typeof json === 'string' ? parsedDuration(json) : (json as { seconds?: number; nanos?: number });
@@ -284,34 +314,34 @@ function writeMessageBody(w: WireWriter, codec: MessageCodec, json: unknown, whe
       return;
     }
     case 'Wrapper':
-      if (json !== 0 && json !== false && json !== '' && json !== null) writeField(w, codec.fields.get('value')!, json, where);
+      if (json !== 0 && json !== false && json !== '' && json !== null) writeField(w, codec.fields.get('value')!, json);
       return;
     case 'Struct':
-      writeStructFields(w, json, where);
+      writeStructFields(w, json);
       return;
     case 'Value':
-      writeValue(w, json, where);
+      writeValue(w, json);
       return;
     case 'ListValue':
-      writeListValues(w, json, where);
+      writeListValues(w, json);
       return;
     case 'Any': {
       const any = json as ProtoJson;
       const typeUrl = any['@type'];
-      if (typeof typeUrl !== 'string') throw new Error(`${where}: an Any needs "@type"`);
+      if (typeof typeUrl !== 'string') throw new FieldError('an Any needs "@type"');
       w.tag(1, WIRE_LEN);
       w.string(typeUrl);
       w.tag(2, WIRE_LEN);
       const mark = w.beginLength();
       const inner = messageCodec(codec.root.lookupType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)));
-      for (const key in any) if (key !== '@type') writeKey(w, inner, key, any[key], where);
+      for (const key in any) if (key !== '@type') writeKey(w, inner, key, any[key]);
       w.endLength(mark);
       return;
     }
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`${where}: expected an object for ${codec.fullName}`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new FieldError(`expected an object for ${codec.fullName}`);
   const object = json as ProtoJson;
-  for (const key in object) writeKey(w, codec, key, object[key], where);
+  for (const key in object) writeKey(w, codec, key, object[key]);
 }
 
 const durations = new Map<string, { seconds: number; nanos: number }>();
@@ -326,31 +356,45 @@ function parsedDuration(text: string): { seconds: number; nanos: number } {
   return d;
 }
 
-function writeKey(w: WireWriter, codec: MessageCodec, key: string, value: unknown, where: string): void {
+function writeKey(w: WireWriter, codec: MessageCodec, key: string, value: unknown): void {
   const field = codec.fields.get(key);
-  if (!field) throw new Error(`${where}: ${codec.fullName} has no field "${key}"`);
+  if (!field) throw new FieldError(`${codec.fullName} has no field "${key}"`);
   if (value === undefined) return;
-  if (field.map) {
-    const entries = value as ProtoJson;
-    for (const k in entries) {
-      w.tag(field.number, WIRE_LEN);
-      const mark = w.beginLength();
-      writeField(w, field.map.key, field.map.key.kind === 'string' ? k : Number(k), `${where}.${key}`);
-      writeField(w, field.map.value, entries[k], `${where}.${key}["${k}"]`);
-      w.endLength(mark);
-    }
-  } else if (field.repeated) {
-    const list = value as unknown[];
-    if (field.packed && field.kind !== 'string' && field.kind !== 'bytes' && field.kind !== 'message') {
-      w.tag(field.number, WIRE_LEN);
-      const mark = w.beginLength();
-      for (const item of list) writeScalar(w, field, item);
-      w.endLength(mark);
+  try {
+    if (field.map) {
+      const entries = value as ProtoJson;
+      for (const k in entries) {
+        w.tag(field.number, WIRE_LEN);
+        const mark = w.beginLength();
+        writeField(w, field.map.key, field.map.key.kind === 'string' ? k : Number(k));
+        try {
+          writeField(w, field.map.value, entries[k]);
+        } catch (error) {
+          atField(error, `["${k}"]`);
+        }
+        w.endLength(mark);
+      }
+    } else if (field.repeated) {
+      const list = value as unknown[];
+      if (field.packed && field.kind !== 'string' && field.kind !== 'bytes' && field.kind !== 'message') {
+        w.tag(field.number, WIRE_LEN);
+        const mark = w.beginLength();
+        for (const item of list) writeScalar(w, field, item);
+        w.endLength(mark);
+      } else {
+        for (let i = 0; i < list.length; i++) {
+          try {
+            writeField(w, field, list[i]);
+          } catch (error) {
+            atField(error, `[${i}]`);
+          }
+        }
+      }
     } else {
-      for (let i = 0; i < list.length; i++) writeField(w, field, list[i], `${where}.${key}[${i}]`);
+      writeField(w, field, value);
     }
-  } else {
-    writeField(w, field, value, `${where}.${key}`);
+  } catch (error) {
+    atField(error, key);
   }
 }
 
@@ -362,28 +406,28 @@ function writeKey(w: WireWriter, codec: MessageCodec, key: string, value: unknow
  */
 const frozenEncodings = new WeakMap<object, { codec: MessageCodec; bytes: Uint8Array }>();
 
-function frozenEncoding(codec: MessageCodec, value: object, where: string): Uint8Array {
+function frozenEncoding(codec: MessageCodec, value: object): Uint8Array {
   const cached = frozenEncodings.get(value);
   if (cached?.codec === codec) return cached.bytes;
   const w = new WireWriter(256);
-  writeMessageBody(w, codec, value, where);
+  writeMessageBody(w, codec, value);
   const bytes = w.finish();
   frozenEncodings.set(value, { codec, bytes });
   return bytes;
 }
 
-function writeField(w: WireWriter, field: FieldCodec, value: unknown, where: string): void {
+function writeField(w: WireWriter, field: FieldCodec, value: unknown): void {
   switch (field.kind) {
     case 'message': {
       if (typeof value === 'object' && value !== null && Object.isFrozen(value)) {
-        const bytes = frozenEncoding(field.message!, value, where);
+        const bytes = frozenEncoding(field.message!, value);
         w.tag(field.number, WIRE_LEN);
         w.bytes(bytes);
         return;
       }
       w.tag(field.number, WIRE_LEN);
       const mark = w.beginLength();
-      writeMessageBody(w, field.message!, value, where);
+      writeMessageBody(w, field.message!, value);
       w.endLength(mark);
       return;
     }
@@ -406,10 +450,10 @@ function writeField(w: WireWriter, field: FieldCodec, value: unknown, where: str
     default:
       w.tag(field.number, WIRE_VARINT);
   }
-  writeScalar(w, field, value, where);
+  writeScalar(w, field, value);
 }
 
-function writeScalar(w: WireWriter, field: FieldCodec, value: unknown, where = field.name): void {
+function writeScalar(w: WireWriter, field: FieldCodec, value: unknown): void {
   switch (field.kind) {
     case 'bool':
       w.varint(value ? 1 : 0);
@@ -424,7 +468,7 @@ function writeScalar(w: WireWriter, field: FieldCodec, value: unknown, where = f
     }
     case 'enum': {
       const n = typeof value === 'number' ? value : field.enumValues![value as string];
-      if (n === undefined) throw new Error(`${where}: "${String(value)}" is not a value of this enum`);
+      if (n === undefined) throw new FieldError(`"${String(value)}" is not a value of this enum`);
       w.varint(n);
       return;
     }
@@ -443,7 +487,7 @@ function writeScalar(w: WireWriter, field: FieldCodec, value: unknown, where = f
   }
 }
 
-function writeStructFields(w: WireWriter, json: unknown, where: string): void {
+function writeStructFields(w: WireWriter, json: unknown): void {
   const object = json as ProtoJson;
   for (const k in object) {
     w.tag(1, WIRE_LEN);
@@ -452,13 +496,17 @@ function writeStructFields(w: WireWriter, json: unknown, where: string): void {
     w.string(k);
     w.tag(2, WIRE_LEN);
     const value = w.beginLength();
-    writeValue(w, object[k], `${where}.${k}`);
+    try {
+      writeValue(w, object[k]);
+    } catch (error) {
+      atField(error, k);
+    }
     w.endLength(value);
     w.endLength(entry);
   }
 }
 
-function writeValue(w: WireWriter, v: unknown, where: string): void {
+function writeValue(w: WireWriter, v: unknown): void {
   if (v === null || v === undefined) {
     w.tag(1, WIRE_VARINT);
     w.varint(0);
@@ -474,17 +522,21 @@ function writeValue(w: WireWriter, v: unknown, where: string): void {
   } else {
     w.tag(Array.isArray(v) ? 6 : 5, WIRE_LEN);
     const mark = w.beginLength();
-    if (Array.isArray(v)) writeListValues(w, v, where);
-    else writeStructFields(w, v, where);
+    if (Array.isArray(v)) writeListValues(w, v);
+    else writeStructFields(w, v);
     w.endLength(mark);
   }
 }
 
-function writeListValues(w: WireWriter, list: unknown, where: string): void {
+function writeListValues(w: WireWriter, list: unknown): void {
   (list as unknown[]).forEach((item, i) => {
     w.tag(1, WIRE_LEN);
     const mark = w.beginLength();
-    writeValue(w, item, `${where}[${i}]`);
+    try {
+      writeValue(w, item);
+    } catch (error) {
+      atField(error, `[${i}]`);
+    }
     w.endLength(mark);
   });
 }

@@ -23,9 +23,8 @@
  * client the whole table. It is rebuilt when that virtual host changes.
  */
 import * as grpc from '@grpc/grpc-js';
-import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
-import { apiListener, ROUTE_CONFIG_NAME, virtualHostLookup } from '../envoy/translate';
-import { encodeMessage } from '../envoy/wire';
+import { messageType, TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
+import { apiListener, jsonResource, ROUTE_CONFIG_NAME, virtualHostLookup, type VirtualHostSource } from '../envoy/translate';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
 import { SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
 import { EncodedResource, type Snapshot } from './snapshot';
@@ -55,9 +54,9 @@ export class AdsServer implements StreamHost {
    * name no stream asks for during a whole snapshot is dropped, so arbitrary
    * names from clients cannot pile up).
    */
-  private apiListeners = new Map<string, { virtualHost?: ProtoJson; resource: EncodedResource }>();
-  private previousApiListeners = new Map<string, { virtualHost?: ProtoJson; resource: EncodedResource }>();
-  private routeLookup?: { snapshot: Snapshot; lookup: (host: string) => ProtoJson | undefined };
+  private apiListeners = new Map<string, { virtualHost?: VirtualHostSource; resource: EncodedResource }>();
+  private previousApiListeners = new Map<string, { virtualHost?: VirtualHostSource; resource: EncodedResource }>();
+  private routeLookup?: { snapshot: Snapshot; lookup: (host: string) => VirtualHostSource | undefined };
   private nextStreamId = 1;
   readonly server = new grpc.Server();
   readonly shared = new SharedEncodings();
@@ -131,7 +130,7 @@ export class AdsServer implements StreamHost {
   apiListener(name: string): EncodedResource {
     const snapshot = this.snapshot!;
     if (this.routeLookup?.snapshot !== snapshot) {
-      const table = snapshot.types.get(TypeUrl.RouteConfiguration)!.resources.get(ROUTE_CONFIG_NAME)?.json;
+      const table = snapshot.types.get(TypeUrl.RouteConfiguration)!.resources.get(ROUTE_CONFIG_NAME)?.source;
       this.routeLookup = { snapshot, lookup: virtualHostLookup(table) };
     }
     const virtualHost = this.routeLookup.lookup(name);
@@ -140,9 +139,7 @@ export class AdsServer implements StreamHost {
       this.apiListeners.set(name, cached);
       return cached.resource;
     }
-    const json = apiListener(name, virtualHost);
-    const { '@type': _t, ...fields } = json;
-    const resource = EncodedResource.fromMessage(name, TypeUrl.Listener, encodeMessage(messageType(TypeUrl.Listener), fields), json);
+    const resource = EncodedResource.of(jsonResource(apiListener(name, virtualHost)));
     this.apiListeners.set(name, { virtualHost, resource });
     return resource;
   }

@@ -7,9 +7,9 @@
  * same versions and Envoy does not churn.
  */
 import { hash } from 'node:crypto';
-import type { EnvoyResources } from '../envoy/translate';
-import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from '../envoy/protos';
-import { encodeMessage, varintSize, WireWriter, writeMessage } from '../envoy/wire';
+import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
+import { RouteTable, type EnvoyConfig, type EnvoyResource, type EnvoyVirtualHost } from '../envoy/translate';
+import { encodeWith, varintSize, WireWriter } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
 export class EncodedResource {
@@ -21,8 +21,8 @@ export class EncodedResource {
     /** The resource as a DiscoveryResponse `resources` entry: field tag, length, then the Any. */
     readonly entry: Uint8Array,
     private readonly anyOffset: number,
-    /** The proto3 JSON the resource was encoded from (for the debug endpoints). */
-    readonly json: ProtoJson,
+    /** What was encoded (its JSON is for the debug endpoints). */
+    readonly source: EnvoyResource,
     /** A content hash already known (a route table's, from its virtual hosts' hashes). */
     version?: string,
   ) {
@@ -30,12 +30,14 @@ export class EncodedResource {
   }
 
   /** A resource encoded on its own (not as part of a snapshot body). */
-  static fromMessage(name: string, typeUrl: ResourceTypeUrl, value: Uint8Array, json: ProtoJson): EncodedResource {
-    const any = anyBytes(typeUrl, value);
-    const w = new WireWriter(any.length + 8);
-    w.tag(RESOURCES_FIELD, 2);
-    w.bytes(any);
-    return new EncodedResource(name, typeUrl, w.finish(), w.pos - any.length, json);
+  static of(resource: EnvoyResource): EncodedResource {
+    const entry = encodeWith((w) => {
+      w.tag(RESOURCES_FIELD, 2);
+      const mark = w.beginLength();
+      writeAny(w, resource);
+      w.endLength(mark);
+    });
+    return new EncodedResource(resource.name, resource.typeUrl, entry, 1 + readVarint(entry, 1).size, resource);
   }
 
   /** The resource as a google.protobuf.Any message (type_url + value). */
@@ -75,17 +77,17 @@ const VIRTUAL_HOSTS_FIELD = 2; // RouteConfiguration.virtual_hosts
 
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
-  private encoded = new WeakMap<object, EncodedResource>();
+  private encoded = new WeakMap<EnvoyResource, EncodedResource>();
   /** Virtual hosts of the first table built, as views into it (one buffer, not thousands). */
-  private tableViews = new WeakMap<object, Uint8Array>();
+  private tableViews = new WeakMap<EnvoyVirtualHost, Uint8Array>();
   /** Virtual hosts encoded since, with bytes of their own (so a table is not kept alive by one virtual host). */
-  private ownBytes = new WeakMap<object, Uint8Array>();
-  private virtualHostDigests = new WeakMap<object, string>();
+  private ownBytes = new WeakMap<EnvoyVirtualHost, Uint8Array>();
+  private virtualHostDigests = new WeakMap<EnvoyVirtualHost, string>();
   private tableWritten = false;
-  private previous = new Map<ResourceTypeUrl, { input: readonly ProtoJson[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
+  private previous = new Map<ResourceTypeUrl, { input: readonly EnvoyResource[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
   /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
-  build(resources: EnvoyResources, extraListeners: readonly ProtoJson[] = []): Snapshot {
+  build(resources: EnvoyConfig, extraListeners: readonly EnvoyResource[] = []): Snapshot {
     const types = new Map<ResourceTypeUrl, TypeSnapshot>();
     types.set(TypeUrl.Cluster, this.typeSnapshot(TypeUrl.Cluster, resources.clusters));
     types.set(TypeUrl.ClusterLoadAssignment, this.typeSnapshot(TypeUrl.ClusterLoadAssignment, resources.clusterLoadAssignments));
@@ -94,15 +96,16 @@ export class SnapshotBuilder {
     return { version: contentVersion(TYPE_ORDER.map((t) => types.get(t)!.version).join('\n')), types };
   }
 
-  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly ProtoJson[]): TypeSnapshot {
+  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly EnvoyResource[]): TypeSnapshot {
     const last = this.previous.get(typeUrl);
-    if (last && last.input.length === list.length && last.input.every((json, i) => json === list[i])) return last.snapshot;
+    if (last && last.input.length === list.length && last.input.every((resource, i) => resource === list[i])) return last.snapshot;
     // Sized from the last body of this type, so a 4 MiB route table is not grown by doubling each time.
     const writer = new WireWriter(Math.max(1024, list.length * 160, last ? last.snapshot.body.length + (last.snapshot.body.length >> 3) : 0));
-    const fresh: { json: ProtoJson; start: number; end: number }[] = [];
+    const fresh: { resource: EnvoyResource; start: number; end: number }[] = [];
     const slots: (EncodedResource | number)[] = [];
-    for (const json of list) {
-      const known = this.encoded.get(json);
+    for (const resource of list) {
+      if (resource.typeUrl !== typeUrl) throw new Error(`${resource.typeUrl} resource "${resource.name}" given as a ${typeUrl}`);
+      const known = this.encoded.get(resource);
       if (known) {
         slots.push(known);
         continue;
@@ -110,30 +113,30 @@ export class SnapshotBuilder {
       const start = writer.pos;
       writer.tag(RESOURCES_FIELD, 2);
       const mark = writer.beginLength();
-      if (typeUrl === TypeUrl.RouteConfiguration) this.writeRouteConfigurationAny(writer, json);
-      else writeAny(writer, typeUrl, json);
+      if (resource instanceof RouteTable) this.writeRouteTableAny(writer, resource);
+      else writeAny(writer, resource);
       writer.endLength(mark);
       slots.push(fresh.length);
-      fresh.push({ json, start, end: writer.pos });
+      fresh.push({ resource, start, end: writer.pos });
     }
     // Views are taken only now: the writer's buffer may have been reallocated while growing.
     const buffer = writer.buf;
     const encoded = slots.map((slot) => {
       if (typeof slot !== 'number') return slot;
-      const { json, start, end } = fresh[slot];
+      const { resource, start, end } = fresh[slot];
       const entry = buffer.subarray(start, end);
       const anyOffset = 1 + readVarint(entry, 1).size;
       let version: string | undefined;
-      if (typeUrl === TypeUrl.RouteConfiguration) {
+      if (resource instanceof RouteTable) {
         if (!this.tableWritten) {
-          this.rememberVirtualHosts(json, entry.subarray(anyOffset));
+          this.rememberVirtualHosts(resource, entry.subarray(anyOffset));
           this.tableWritten = true;
         }
-        version = this.routeTableVersion(json);
+        version = this.routeTableVersion(resource);
       }
-      const resource = new EncodedResource(resourceName(json), typeUrl, entry, anyOffset, json, version);
-      this.encoded.set(json, resource);
-      return resource;
+      const encoded = new EncodedResource(resource.name, typeUrl, entry, anyOffset, resource, version);
+      this.encoded.set(resource, encoded);
+      return encoded;
     });
     if (last && last.list.length === encoded.length && last.list.every((r, i) => r === encoded[i])) {
       this.previous.set(typeUrl, { ...last, input: list });
@@ -154,14 +157,12 @@ export class SnapshotBuilder {
    * encodings (a repeated field is the concatenation of its elements), so one
    * changed trigger re-encodes one virtual host, not the whole table.
    */
-  private writeRouteConfigurationAny(w: WireWriter, json: ProtoJson): void {
-    const { '@type': _type, virtual_hosts: virtualHosts = [], ...rest } = json as ProtoJson & { virtual_hosts?: ProtoJson[] };
-    const vhostType = messageType('envoy.config.route.v3.VirtualHost');
+  private writeRouteTableAny(w: WireWriter, table: RouteTable): void {
     w.tag(1, 2);
     w.string(TypeUrl.RouteConfiguration);
     w.tag(2, 2);
     const valueMark = w.beginLength();
-    writeMessage(w, messageType(TypeUrl.RouteConfiguration), rest);
+    table.writeHead(w);
     // Unchanged virtual hosts still lie side by side, framed, in the first table:
     // copy each such run at once instead of one virtual host at a time.
     let run: { buffer: ArrayBufferLike; start: number; end: number } | undefined;
@@ -169,7 +170,7 @@ export class SnapshotBuilder {
       if (run) w.raw(new Uint8Array(run.buffer, run.start, run.end - run.start));
       run = undefined;
     };
-    for (const vh of virtualHosts) {
+    for (const vh of table.virtualHosts) {
       const view = this.tableViews.get(vh);
       if (view) {
         const start = view.byteOffset - 1 - varintSize(view.length); // its field tag and length precede it
@@ -183,12 +184,12 @@ export class SnapshotBuilder {
       flush();
       w.tag(VIRTUAL_HOSTS_FIELD, 2);
       let bytes = this.ownBytes.get(vh);
-      if (!bytes && this.tableWritten) this.ownBytes.set(vh, (bytes = encodeMessage(vhostType, vh as ProtoJson)));
+      if (!bytes && this.tableWritten) this.ownBytes.set(vh, (bytes = encodeWith((own) => vh.write(own))));
       if (bytes) {
         w.bytes(bytes);
       } else {
         const mark = w.beginLength();
-        writeMessage(w, vhostType, vh);
+        vh.write(w);
         w.endLength(mark);
       }
     }
@@ -197,11 +198,10 @@ export class SnapshotBuilder {
   }
 
   /** The first table's virtual hosts are cached as views into it (one buffer, not thousands). */
-  private rememberVirtualHosts(json: ProtoJson, any: Uint8Array): void {
-    const virtualHosts = (json.virtual_hosts as object[] | undefined) ?? [];
+  private rememberVirtualHosts(table: RouteTable, any: Uint8Array): void {
     const value = lengthDelimitedFields(any).get(2)![0]; // Any.value
     const views = lengthDelimitedFields(value).get(VIRTUAL_HOSTS_FIELD) ?? [];
-    virtualHosts.forEach((vh, i) => this.tableViews.set(vh, views[i]));
+    table.virtualHosts.forEach((vh, i) => this.tableViews.set(vh, views[i]));
   }
 
   /**
@@ -209,10 +209,9 @@ export class SnapshotBuilder {
    * host's own hash (taken once per virtual host), so one changed trigger does not
    * cost a hash of the whole multi-megabyte table.
    */
-  private routeTableVersion(json: ProtoJson): string {
-    const { virtual_hosts: virtualHosts = [], ...rest } = json as ProtoJson & { virtual_hosts?: object[] };
-    const parts = [JSON.stringify(rest)];
-    for (const vh of virtualHosts) {
+  private routeTableVersion(table: RouteTable): string {
+    const parts = [contentVersion(encodeWith((w) => table.writeHead(w)))];
+    for (const vh of table.virtualHosts) {
       let digest = this.virtualHostDigests.get(vh);
       if (!digest) {
         digest = contentVersion((this.tableViews.get(vh) ?? this.ownBytes.get(vh))!);
@@ -224,29 +223,14 @@ export class SnapshotBuilder {
   }
 }
 
-function resourceName(json: ProtoJson): string {
-  return String(json.name ?? json.cluster_name);
-}
-
-/** Writes a google.protobuf.Any holding the message given in proto3 JSON (with its `@type`). */
-function writeAny(w: WireWriter, typeUrl: ResourceTypeUrl, json: ProtoJson): void {
-  const { '@type': _type, ...fields } = json;
+/** Writes a google.protobuf.Any holding the resource. */
+function writeAny(w: WireWriter, resource: EnvoyResource): void {
   w.tag(1, 2);
-  w.string(typeUrl);
+  w.string(resource.typeUrl);
   w.tag(2, 2);
   const mark = w.beginLength();
-  writeMessage(w, messageType(typeUrl), fields);
+  resource.write(w);
   w.endLength(mark);
-}
-
-/** A google.protobuf.Any holding an encoded message. */
-function anyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
-  const w = new WireWriter(typeUrl.length + value.length + 16);
-  w.tag(1, 2);
-  w.string(typeUrl);
-  w.tag(2, 2);
-  w.bytes(value);
-  return w.finish();
 }
 
 function readVarint(bytes: Uint8Array, at: number): { value: number; size: number } {

@@ -49,8 +49,8 @@ export class World {
     const triggers = state.triggers.map((t, i) =>
       trigger(t, { host: `${t}.test`, paths: [[state.paths?.[t] ?? '/api', 'Prefix']], created: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }),
     );
-    const resources = new Pipeline({ listenerPort: state.listenerPort }).run({ triggers, workloads, hosts }).resources;
-    this.snapshot = this.builder.build(resources);
+    const { envoy } = new Pipeline({ listenerPort: state.listenerPort }).run({ triggers, workloads, hosts });
+    this.snapshot = this.builder.build(envoy);
     this.ads.setSnapshot(this.snapshot);
     return this.snapshot;
   }
