@@ -8,8 +8,9 @@
  */
 import { hash } from 'node:crypto';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
-import { RouteTable, type EnvoyConfig, type EnvoyResource, type EnvoyVirtualHost } from '../envoy/translate';
-import { encodeWith, varintSize, WireWriter } from '../envoy/wire';
+import { virtualHostsField } from '../envoy/encode';
+import { RouteTable, type EnvoyConfig, type EnvoyResource } from '../envoy/translate';
+import { encodeWith, WireWriter } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
 export class EncodedResource {
@@ -23,11 +24,7 @@ export class EncodedResource {
     private readonly anyOffset: number,
     /** What was encoded (its JSON is for the debug endpoints). */
     readonly source: EnvoyResource,
-    /** A content hash already known (a route table's, from its virtual hosts' hashes). */
-    version?: string,
-  ) {
-    this.hashed = version;
-  }
+  ) {}
 
   /** A resource encoded on its own (not as part of a snapshot body). */
   static of(resource: EnvoyResource): EncodedResource {
@@ -73,17 +70,21 @@ export interface Snapshot {
 }
 
 const RESOURCES_FIELD = 2; // DiscoveryResponse.resources
-const VIRTUAL_HOSTS_FIELD = 2; // RouteConfiguration.virtual_hosts
+
+/** A route table as written: its RouteConfiguration bytes and where each virtual host's entry starts in them. */
+interface WrittenTable {
+  table: RouteTable;
+  /** Length of the RouteConfiguration bytes, which end where the resource's entry ends. */
+  length: number;
+  /** Each virtual host's entry's offset in those bytes, then their end. */
+  offsets: Int32Array;
+}
 
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
   private encoded = new WeakMap<EnvoyResource, EncodedResource>();
-  /** Virtual hosts of the first table built, as views into it (one buffer, not thousands). */
-  private tableViews = new WeakMap<EnvoyVirtualHost, Uint8Array>();
-  /** Virtual hosts encoded since, with bytes of their own (so a table is not kept alive by one virtual host). */
-  private ownBytes = new WeakMap<EnvoyVirtualHost, Uint8Array>();
-  private virtualHostDigests = new WeakMap<EnvoyVirtualHost, string>();
-  private tableWritten = false;
+  /** The last route table written, whose unchanged virtual hosts the next one copies. */
+  private lastTable?: WrittenTable & { bytes: Uint8Array };
   private previous = new Map<ResourceTypeUrl, { input: readonly EnvoyResource[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
   /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
@@ -103,6 +104,7 @@ export class SnapshotBuilder {
     const writer = new WireWriter(Math.max(1024, list.length * 160, last ? last.snapshot.body.length + (last.snapshot.body.length >> 3) : 0));
     const fresh: { resource: EnvoyResource; start: number; end: number }[] = [];
     const slots: (EncodedResource | number)[] = [];
+    let table: (WrittenTable & { end: number }) | undefined;
     for (const resource of list) {
       if (resource.typeUrl !== typeUrl) throw new Error(`${resource.typeUrl} resource "${resource.name}" given as a ${typeUrl}`);
       const known = this.encoded.get(resource);
@@ -113,28 +115,21 @@ export class SnapshotBuilder {
       const start = writer.pos;
       writer.tag(RESOURCES_FIELD, 2);
       const mark = writer.beginLength();
-      if (resource instanceof RouteTable) this.writeRouteTableAny(writer, resource);
+      if (resource instanceof RouteTable) table = { ...this.writeRouteTableAny(writer, resource), end: 0 };
       else writeAny(writer, resource);
       writer.endLength(mark);
+      if (table?.table === resource) table.end = writer.pos;
       slots.push(fresh.length);
       fresh.push({ resource, start, end: writer.pos });
     }
     // Views are taken only now: the writer's buffer may have been reallocated while growing.
     const buffer = writer.buf;
+    if (table) this.lastTable = { table: table.table, length: table.length, offsets: table.offsets, bytes: buffer.subarray(table.end - table.length, table.end) };
     const encoded = slots.map((slot) => {
       if (typeof slot !== 'number') return slot;
       const { resource, start, end } = fresh[slot];
       const entry = buffer.subarray(start, end);
-      const anyOffset = 1 + readVarint(entry, 1).size;
-      let version: string | undefined;
-      if (resource instanceof RouteTable) {
-        if (!this.tableWritten) {
-          this.rememberVirtualHosts(resource, entry.subarray(anyOffset));
-          this.tableWritten = true;
-        }
-        version = this.routeTableVersion(resource);
-      }
-      const encoded = new EncodedResource(resource.name, typeUrl, entry, anyOffset, resource, version);
+      const encoded = new EncodedResource(resource.name, typeUrl, entry, 1 + readVarint(entry, 1).size, resource);
       this.encoded.set(resource, encoded);
       return encoded;
     });
@@ -145,81 +140,56 @@ export class SnapshotBuilder {
     const body = fresh.length === encoded.length ? buffer.subarray(0, writer.pos) : Buffer.concat(encoded.map((r) => r.entry));
     const byName = new Map<string, EncodedResource>();
     for (const r of encoded) byName.set(r.name, r);
-    // A single route table's version is known without hashing its megabytes again.
-    const version = typeUrl === TypeUrl.RouteConfiguration && encoded.length === 1 ? encoded[0].version : contentVersion(body);
+    // A single resource's version is the type's: the megabytes of a route table are hashed once.
+    const version = encoded.length === 1 ? encoded[0].version : contentVersion(body);
     const snapshot = { resources: byName, body, version };
     this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
     return snapshot;
   }
 
   /**
-   * A RouteConfiguration is framed by hand around its virtual hosts' cached
-   * encodings (a repeated field is the concatenation of its elements), so one
-   * changed trigger re-encodes one virtual host, not the whole table.
+   * A route table is written around its previous version: runs of virtual hosts
+   * that are the same objects as last time are copied from the last table's
+   * bytes at once (a repeated field is the concatenation of its elements), so one
+   * changed trigger encodes one virtual host and copies the rest.
    */
-  private writeRouteTableAny(w: WireWriter, table: RouteTable): void {
+  private writeRouteTableAny(w: WireWriter, table: RouteTable): WrittenTable {
     w.tag(1, 2);
     w.string(TypeUrl.RouteConfiguration);
     w.tag(2, 2);
     const valueMark = w.beginLength();
+    const start = w.pos;
     table.writeHead(w);
-    // Unchanged virtual hosts still lie side by side, framed, in the first table:
-    // copy each such run at once instead of one virtual host at a time.
-    let run: { buffer: ArrayBufferLike; start: number; end: number } | undefined;
-    const flush = () => {
-      if (run) w.raw(new Uint8Array(run.buffer, run.start, run.end - run.start));
-      run = undefined;
+    const virtualHosts = table.virtualHosts;
+    const offsets = new Int32Array(virtualHosts.length + 1);
+    const last = this.lastTable && this.lastTable.table.virtualHosts.length === virtualHosts.length ? this.lastTable : undefined;
+    const field = virtualHostsField();
+    let runFrom = -1;
+    const copyRun = (to: number) => {
+      if (!last || runFrom < 0) return;
+      const shift = w.pos - start - last.offsets[runFrom];
+      for (let j = runFrom; j < to; j++) offsets[j] = last.offsets[j] + shift;
+      w.raw(last.bytes.subarray(last.offsets[runFrom], last.offsets[to]));
+      runFrom = -1;
     };
-    for (const vh of table.virtualHosts) {
-      const view = this.tableViews.get(vh);
-      if (view) {
-        const start = view.byteOffset - 1 - varintSize(view.length); // its field tag and length precede it
-        if (run && run.buffer === view.buffer && run.end === start) run.end = view.byteOffset + view.length;
-        else {
-          flush();
-          run = { buffer: view.buffer, start, end: view.byteOffset + view.length };
-        }
+    for (let i = 0; i < virtualHosts.length; i++) {
+      const vh = virtualHosts[i];
+      if (last && last.table.virtualHosts[i] === vh) {
+        if (runFrom < 0) runFrom = i;
         continue;
       }
-      flush();
-      w.tag(VIRTUAL_HOSTS_FIELD, 2);
-      let bytes = this.ownBytes.get(vh);
-      if (!bytes && this.tableWritten) this.ownBytes.set(vh, (bytes = encodeWith((own) => vh.write(own))));
-      if (bytes) {
-        w.bytes(bytes);
-      } else {
-        const mark = w.beginLength();
-        vh.write(w);
-        w.endLength(mark);
-      }
+      copyRun(i);
+      offsets[i] = w.pos - start;
+      w.tag(field, 2);
+      const mark = w.beginLength();
+      vh.write(w);
+      w.endLength(mark);
     }
-    flush();
+    copyRun(virtualHosts.length);
+    const length = w.pos - start;
+    offsets[virtualHosts.length] = length;
     w.endLength(valueMark);
-  }
-
-  /** The first table's virtual hosts are cached as views into it (one buffer, not thousands). */
-  private rememberVirtualHosts(table: RouteTable, any: Uint8Array): void {
-    const value = lengthDelimitedFields(any).get(2)![0]; // Any.value
-    const views = lengthDelimitedFields(value).get(VIRTUAL_HOSTS_FIELD) ?? [];
-    table.virtualHosts.forEach((vh, i) => this.tableViews.set(vh, views[i]));
-  }
-
-  /**
-   * A route table's version: a hash of its other fields and of each virtual
-   * host's own hash (taken once per virtual host), so one changed trigger does not
-   * cost a hash of the whole multi-megabyte table.
-   */
-  private routeTableVersion(table: RouteTable): string {
-    const parts = [contentVersion(encodeWith((w) => table.writeHead(w)))];
-    for (const vh of table.virtualHosts) {
-      let digest = this.virtualHostDigests.get(vh);
-      if (!digest) {
-        digest = contentVersion((this.tableViews.get(vh) ?? this.ownBytes.get(vh))!);
-        this.virtualHostDigests.set(vh, digest);
-      }
-      parts.push(digest);
-    }
-    return contentVersion(parts.join('\n'));
+    return { table, length, offsets };
   }
 }
 
@@ -243,30 +213,6 @@ function readVarint(bytes: Uint8Array, at: number): { value: number; size: numbe
     if (b < 0x80) return { value, size };
     multiplier *= 128;
   }
-}
-
-/** The length-delimited fields of a message, by field number, as views (other wire types skipped). */
-function lengthDelimitedFields(message: Uint8Array): Map<number, Uint8Array[]> {
-  const fields = new Map<number, Uint8Array[]>();
-  let at = 0;
-  while (at < message.length) {
-    const key = readVarint(message, at);
-    at += key.size;
-    const wire = key.value & 7;
-    if (wire === 2) {
-      const length = readVarint(message, at);
-      at += length.size;
-      const list = fields.get(Math.floor(key.value / 8)) ?? [];
-      list.push(message.subarray(at, at + length.value));
-      fields.set(Math.floor(key.value / 8), list);
-      at += length.value;
-    } else if (wire === 0) {
-      at += readVarint(message, at).size;
-    } else {
-      at += wire === 1 ? 8 : 4;
-    }
-  }
-  return fields;
 }
 
 /** A content hash as a version: equal content gives equal versions across restarts. */
