@@ -35,7 +35,6 @@ export class Admission {
     this.claimants = new Map();
     const seen = new Set<string>();
     this.hasDuplicateKeys = false;
-    const claims = new Map<string, ValidTrigger>();
     for (const trigger of sorted) {
       if (seen.has(trigger.key)) {
         this.hasDuplicateKeys = true;
@@ -47,12 +46,19 @@ export class Admission {
         continue;
       }
       seen.add(trigger.key);
-      for (const k of this.keysOf(trigger)) {
+      // The winner of a claim is its first admitted claimant: claimants are kept in admission order.
+      const keys = this.keysOf(trigger);
+      let winner: ValidTrigger | undefined;
+      for (const k of keys) {
         const list = this.claimants.get(k);
-        if (list) list.push(trigger);
-        else this.claimants.set(k, [trigger]);
+        if (list) {
+          winner ??= list.find((t) => this.outcome.get(t) === null);
+          list.push(trigger);
+        } else {
+          this.claimants.set(k, [trigger]);
+        }
       }
-      this.admitOne(trigger, claims);
+      this.decide(trigger, winner, (k) => this.claimants.get(k)!.some((t) => t !== trigger && this.outcome.get(t) === null));
     }
     return this.result(sorted);
   }
@@ -93,7 +99,13 @@ export class Admission {
       }
     }
     const claims = new Map<string, ValidTrigger>();
-    for (const trigger of [...component].sort((a, b) => position(a) - position(b))) this.admitOne(trigger, claims);
+    for (const trigger of [...component].sort((a, b) => position(a) - position(b))) {
+      const keys = this.keysOf(trigger);
+      let winner: ValidTrigger | undefined;
+      for (const k of keys) winner ??= claims.get(k);
+      if (!winner) for (const k of keys) claims.set(k, trigger);
+      this.decide(trigger, winner, (k) => claims.has(k));
+    }
     return this.result(sorted);
   }
 
@@ -103,21 +115,19 @@ export class Admission {
     return keys;
   }
 
-  private admitOne(trigger: ValidTrigger, claims: Map<string, ValidTrigger>): void {
-    const keys = this.keysOf(trigger);
-    let winner: ValidTrigger | undefined;
-    for (const k of keys) winner ??= claims.get(k);
+  /** Admits the trigger, or records the conflict with `winner`, naming the paths `taken` says it holds. */
+  private decide(trigger: ValidTrigger, winner: ValidTrigger | undefined, taken: (claimKey: string) => boolean): void {
     if (!winner) {
-      for (const k of keys) claims.set(k, trigger);
       this.outcome.set(trigger, null);
       return;
     }
-    const taken = trigger.paths.filter((_, i) => claims.has(keys[i]));
+    const keys = this.keysOf(trigger);
+    const paths = trigger.paths.filter((_, i) => taken(keys[i]));
     this.outcome.set(trigger, {
       trigger: trigger.key,
       reason: 'Conflict',
       winner: winner.key,
-      message: `host ${trigger.host} path ${taken.map((p) => `${p.path} (${p.type})`).join(', ')} is already routed to HTTPTrigger ${winner.key}, which is older; change this trigger's host or paths (the whole trigger is skipped)`,
+      message: `host ${trigger.host} path ${paths.map((p) => `${p.path} (${p.type})`).join(', ')} is already routed to HTTPTrigger ${winner.key}, which is older; change this trigger's host or paths (the whole trigger is skipped)`,
     });
   }
 

@@ -22,8 +22,13 @@ export interface TriggerEndpoints {
 }
 
 export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly Host[]): TriggerEndpoints {
-  const readyHosts = new Map<string, Host>();
-  for (const host of hosts) if (conditionIsTrue(host.status, 'Ready')) readyHosts.set(host.hostId, host);
+  // Each Ready host once: its endpoint, or why it cannot have one.
+  const readyHosts = new Map<string, { address: string; port: number; problem?: undefined } | { problem: string }>();
+  for (const host of hosts) {
+    if (!conditionIsTrue(host.status, 'Ready')) continue;
+    const problem = endpointProblem(host);
+    readyHosts.set(host.hostId, problem ? { problem } : { address: host.hostname!, port: host.httpPort! });
+  }
   const byTrigger = new Map<string, Endpoint[]>();
   const diagnostics: Diagnostic[] = [];
   for (const workload of workloads) {
@@ -33,12 +38,11 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
     const host = readyHosts.get(hostId);
     if (!host) continue;
     const trigger = objectKey({ namespace: workload.metadata.namespace, name: triggerName });
-    const problem = endpointProblem(host);
-    if (problem) {
-      diagnostics.push({ trigger, reason: 'EndpointIgnored', message: `Workload ${objectKey(workload.metadata)} runs on ${problem}` });
+    if (host.problem !== undefined) {
+      diagnostics.push({ trigger, reason: 'EndpointIgnored', message: `Workload ${objectKey(workload.metadata)} runs on ${host.problem}` });
       continue;
     }
-    const endpoint = { address: host.hostname!, port: host.httpPort!, hostId };
+    const endpoint = { address: host.address, port: host.port, hostId };
     const forTrigger = byTrigger.get(trigger);
     if (forTrigger) forTrigger.push(endpoint);
     else byTrigger.set(trigger, [endpoint]);
@@ -51,8 +55,13 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
 
 /** By address then port; two replicas on one host are one endpoint (the last one seen). */
 function sortedUnique(endpoints: Endpoint[]): Endpoint[] {
-  const sorted = endpoints.reverse().sort((a, b) => compareStrings(a.address, b.address) || a.port - b.port);
+  if (endpoints.every((e, i) => i === 0 || compareEndpoints(endpoints[i - 1], e) < 0)) return endpoints;
+  const sorted = endpoints.reverse().sort(compareEndpoints);
   return sorted.filter((e, i) => i === 0 || e.address !== sorted[i - 1].address || e.port !== sorted[i - 1].port);
+}
+
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  return compareStrings(a.address, b.address) || a.port - b.port;
 }
 
 function endpointProblem(host: Host): string | undefined {

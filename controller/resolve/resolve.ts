@@ -184,7 +184,8 @@ export class Resolver {
       const unchanged = before && before.triggers.length === triggers.length && before.triggers.every((t, i) => t === triggers[i]);
       this.hosts.set(host, unchanged ? before : { triggers, model: virtualHost(host, triggers), index: -1 });
     }
-    if (!sameHosts) this.hostOrder = [...byHost.keys()].sort(compareStrings);
+    // The default sort compares UTF-16 code units, like compareStrings, without a call per comparison.
+    if (!sameHosts) this.hostOrder = [...byHost.keys()].sort();
     return this.hostOrder.map((host, index) => {
       const entry = this.hosts.get(host)!;
       entry.index = index;
@@ -207,7 +208,7 @@ export class Resolver {
         before && before.trigger === trigger && sameEndpoints(before.endpoints, endpoints) ? before : { name, trigger, endpoints, index: -1 },
       );
     }
-    if (!sameNames) this.clusterOrder = [...this.clusters.keys()].sort(compareStrings);
+    if (!sameNames) this.clusterOrder = [...this.clusters.keys()].sort();
     return this.clusterOrder.map((name, index) => {
       const entry = this.clusters.get(name)!;
       entry.index = index;

@@ -19,9 +19,10 @@ export class EncodedResource {
   constructor(
     readonly name: string,
     readonly typeUrl: ResourceTypeUrl,
-    /** The resource as a DiscoveryResponse `resources` entry: field tag, length, then the Any. */
-    readonly entry: Uint8Array,
-    private readonly anyOffset: number,
+    /** Holds the resource as a DiscoveryResponse `resources` entry (field tag, length, then the Any) at `start`..`end`. */
+    private readonly buffer: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
     /** What was encoded (its JSON is for the debug endpoints). */
     readonly source: EnvoyResource,
   ) {}
@@ -34,12 +35,19 @@ export class EncodedResource {
       writeAny(w, resource);
       w.endLength(mark);
     });
-    return new EncodedResource(resource.name, resource.typeUrl, entry, 1 + readVarint(entry, 1).size, resource);
+    return new EncodedResource(resource.name, resource.typeUrl, entry, 0, entry.length, resource);
+  }
+
+  /** The resource as a DiscoveryResponse `resources` entry. A view made on each use: snapshots hold tens of thousands. */
+  get entry(): Uint8Array {
+    return this.buffer.subarray(this.start, this.end);
   }
 
   /** The resource as a google.protobuf.Any message (type_url + value). */
   get any(): Uint8Array {
-    return this.entry.subarray(this.anyOffset);
+    let at = this.start + 1; // past the field tag, then past the length's varint
+    while (this.buffer[at] >= 0x80) at++;
+    return this.buffer.subarray(at + 1, this.end);
   }
 
   /** Content hash of the encoded resource (delta xDS's per-resource version), computed on first use. */
@@ -128,8 +136,7 @@ export class SnapshotBuilder {
     const encoded = slots.map((slot) => {
       if (typeof slot !== 'number') return slot;
       const { resource, start, end } = fresh[slot];
-      const entry = buffer.subarray(start, end);
-      const encoded = new EncodedResource(resource.name, typeUrl, entry, 1 + readVarint(entry, 1).size, resource);
+      const encoded = new EncodedResource(resource.name, typeUrl, buffer, start, end, resource);
       this.encoded.set(resource, encoded);
       return encoded;
     });
@@ -201,18 +208,6 @@ function writeAny(w: WireWriter, resource: EnvoyResource): void {
   const mark = w.beginLength();
   resource.write(w);
   w.endLength(mark);
-}
-
-function readVarint(bytes: Uint8Array, at: number): { value: number; size: number } {
-  let value = 0;
-  let multiplier = 1;
-  let size = 0;
-  for (;;) {
-    const b = bytes[at + size++];
-    value += (b & 0x7f) * multiplier;
-    if (b < 0x80) return { value, size };
-    multiplier *= 128;
-  }
 }
 
 /** A content hash as a version: equal content gives equal versions across restarts. */
