@@ -81,6 +81,32 @@ describe('snapshots', () => {
     }
   });
 
+  it('versions a large route table by content alone, however it was patched (edits in several buckets, additions, removals)', () => {
+    const big = syntheticFleet(300, 3, 20);
+    const pipeline = new Pipeline();
+    const builder = new SnapshotBuilder();
+    let triggers = [...big.triggers];
+    const versions = new Set<string>([builder.build(pipeline.run(big).envoy).types.get(TypeUrl.RouteConfiguration)!.version]);
+    const edits: ((t: typeof triggers) => typeof triggers)[] = [
+      (t) => t.map((x, i) => (i === 5 || i === 290 ? syntheticTrigger(i, 1) : x)),
+      (t) => t.map((x, i) => (i === 130 ? syntheticTrigger(i, 2) : x)),
+      (t) => [...t, syntheticTrigger(300)],
+      (t) => t.filter((_, i) => i !== 70),
+      (t) => t.map((x, i) => (i === 5 ? syntheticTrigger(i, 0) : x)),
+    ];
+    for (const edit of edits) {
+      triggers = edit(triggers);
+      const out = pipeline.run({ ...big, triggers });
+      const patched = builder.build(out.envoy).types.get(TypeUrl.RouteConfiguration)!;
+      const fresh = new SnapshotBuilder().build(new Pipeline().run({ ...big, triggers }).envoy).types.get(TypeUrl.RouteConfiguration)!;
+      assert.equal(patched.version, fresh.version);
+      assert.deepEqual(patched.body, fresh.body);
+      assert.deepEqual(served({ version: '', types: new Map([[TypeUrl.RouteConfiguration, patched]]) }, TypeUrl.RouteConfiguration), expected(out.resources.routeConfigurations));
+      versions.add(patched.version);
+    }
+    assert.equal(versions.size, edits.length + 1, 'every edit gives a new version');
+  });
+
   it('gives each resource a per-resource version that changes with its content only', () => {
     const pipeline = new Pipeline();
     const builder = new SnapshotBuilder();

@@ -14,8 +14,6 @@ import { encodeWith, WireWriter } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
 export class EncodedResource {
-  private hashed?: string;
-
   constructor(
     readonly name: string,
     readonly typeUrl: ResourceTypeUrl,
@@ -25,6 +23,8 @@ export class EncodedResource {
     private readonly end: number,
     /** What was encoded (its JSON is for the debug endpoints). */
     readonly source: EnvoyResource,
+    /** A content hash already known (a route table's, from its parts' hashes). */
+    private hashed?: string,
   ) {}
 
   /** A resource encoded on its own (not as part of a snapshot body). */
@@ -86,13 +86,22 @@ interface WrittenTable {
   length: number;
   /** Each virtual host's entry's offset in those bytes, then their end. */
   offsets: Int32Array;
+  /** Per bucket of HASH_BUCKET virtual hosts: whether any was written afresh (1) or all copied (0). */
+  rewritten: Uint8Array;
 }
+
+/**
+ * A route table's version hashes its virtual hosts in buckets of this many, then
+ * the buckets' hashes: a change rehashes one bucket, not megabytes. Buckets go by
+ * position, so the version depends on the content alone.
+ */
+const HASH_BUCKET = 64;
 
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
   private encoded = new WeakMap<EnvoyResource, EncodedResource>();
   /** The last route table written, whose unchanged virtual hosts the next one copies. */
-  private lastTable?: WrittenTable & { bytes: Uint8Array };
+  private lastTable?: WrittenTable & { bytes: Uint8Array; bucketHashes: string[] };
   private previous = new Map<ResourceTypeUrl, { input: readonly EnvoyResource[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
   /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
@@ -132,11 +141,17 @@ export class SnapshotBuilder {
     }
     // Views are taken only now: the writer's buffer may have been reallocated while growing.
     const buffer = writer.buf;
-    if (table) this.lastTable = { table: table.table, length: table.length, offsets: table.offsets, bytes: buffer.subarray(table.end - table.length, table.end) };
+    let tableVersion: string | undefined;
+    if (table) {
+      const written = { ...table, bytes: buffer.subarray(table.end - table.length, table.end) };
+      const bucketHashes = this.bucketHashes(written);
+      tableVersion = contentVersion([contentVersion(written.bytes.subarray(0, written.offsets[0])), ...bucketHashes].join('\n'));
+      this.lastTable = { ...written, bucketHashes };
+    }
     const encoded = slots.map((slot) => {
       if (typeof slot !== 'number') return slot;
       const { resource, start, end } = fresh[slot];
-      const encoded = new EncodedResource(resource.name, typeUrl, buffer, start, end, resource);
+      const encoded = new EncodedResource(resource.name, typeUrl, buffer, start, end, resource, resource === table?.table ? tableVersion : undefined);
       this.encoded.set(resource, encoded);
       return encoded;
     });
@@ -171,6 +186,7 @@ export class SnapshotBuilder {
     const offsets = new Int32Array(virtualHosts.length + 1);
     const last = this.lastTable && this.lastTable.table.virtualHosts.length === virtualHosts.length ? this.lastTable : undefined;
     const field = virtualHostsField();
+    const rewritten = new Uint8Array(Math.ceil(virtualHosts.length / HASH_BUCKET)).fill(last ? 0 : 1);
     let runFrom = -1;
     const copyRun = (to: number) => {
       if (!last || runFrom < 0) return;
@@ -186,6 +202,7 @@ export class SnapshotBuilder {
         continue;
       }
       copyRun(i);
+      rewritten[Math.floor(i / HASH_BUCKET)] = 1;
       offsets[i] = w.pos - start;
       w.tag(field, 2);
       const mark = w.beginLength();
@@ -196,7 +213,19 @@ export class SnapshotBuilder {
     const length = w.pos - start;
     offsets[virtualHosts.length] = length;
     w.endLength(valueMark);
-    return { table, length, offsets };
+    return { table, length, offsets, rewritten };
+  }
+
+  /** Hashes of the table's buckets of virtual hosts, reusing the last table's for buckets copied whole. */
+  private bucketHashes(written: WrittenTable & { bytes: Uint8Array }): string[] {
+    const last = this.lastTable;
+    const count = written.table.virtualHosts.length;
+    const hashes: string[] = [];
+    for (let b = 0; b * HASH_BUCKET < count; b++) {
+      const reuse = !written.rewritten[b] && last && last.table.virtualHosts.length === count;
+      hashes.push(reuse ? last.bucketHashes[b] : contentVersion(written.bytes.subarray(written.offsets[b * HASH_BUCKET], written.offsets[Math.min(count, (b + 1) * HASH_BUCKET)])));
+    }
+    return hashes;
   }
 }
 
