@@ -3,7 +3,7 @@
  * Not a test: it prints numbers for the closing notes and the README.
  */
 import { Pipeline } from '../controller/pipeline';
-import { SnapshotBuilder, TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
+import { SnapshotBuilder, SOTW_TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
 import { machine, median, mib } from './stats';
 import { benchXds } from './xds';
@@ -16,7 +16,7 @@ function time(f: () => void): number {
 
 function responseSizes(snapshot: Snapshot): Map<string, number> {
   const sizes = new Map<string, number>();
-  for (const typeUrl of TYPE_ORDER) {
+  for (const typeUrl of SOTW_TYPE_ORDER) {
     let total: number;
     total = snapshot.types.get(typeUrl)!.body.length;
     sizes.set(typeUrl.split('.').pop()!, total);

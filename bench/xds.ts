@@ -1,14 +1,16 @@
 /**
  * xDS push benchmark: 10k triggers loaded, N streams subscribed like Envoy (CDS
- * and LDS wildcard, EDS by cluster name, RDS by route name; every response ACKed)
- * in a child process on 127.0.0.1; one trigger changes → time until every stream
- * holds the new routes. Measured from the change entering the pipeline (resolve,
- * translate, encode, push, delivery), without the controller's batching hold-off.
+ * and LDS wildcard, EDS by cluster name, RDS by route name, and over delta the
+ * route table's virtual hosts by VHDS; every response ACKed) in a child process
+ * on 127.0.0.1; one trigger changes → time until every stream holds the new
+ * routes. Measured from the change entering the pipeline (resolve, translate,
+ * encode, push, delivery), without the controller's batching hold-off.
  *
  * Run via `npm run bench`, or alone: `node --expose-gc dist/bench/xds.js`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { TypeUrl } from '../controller/envoy/protos';
+import { ROUTE_CONFIG_NAME, virtualHostResourceName } from '../controller/envoy/translate';
 import { Pipeline } from '../controller/pipeline';
 import { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder } from '../controller/xds/snapshot';
@@ -20,7 +22,7 @@ type Mode = 'sotw' | 'delta';
 
 type ToClients =
   | { kind: 'start'; port: number; mode: Mode; streams: number; clusters: string[] }
-  | { kind: 'expect'; id: number; version: string }
+  | { kind: 'expect'; id: number; name: string; version: string }
   | { kind: 'stop' };
 
 type FromClients = { kind: 'ready' } | { kind: 'done'; id: number } | { kind: 'stopped'; rss: number };
@@ -73,7 +75,7 @@ async function run(mode: Mode, streams: number, world: BenchWorld): Promise<RunR
     const builtBefore = world.ads.shared.stats.bytesBuilt;
     const { version, pushCpuMs } = world.change();
     const done = clients.when(`done:${change}`);
-    clients.send({ kind: 'expect', id: change, version: mode === 'sotw' ? version.sotw : version.delta });
+    clients.send({ kind: 'expect', id: change, ...(mode === 'sotw' ? version.sotw : version.delta) });
     await done;
     latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
     built += world.ads.shared.stats.bytesBuilt - builtBefore;
@@ -105,8 +107,8 @@ class BenchWorld {
     return [...this.ads.currentSnapshot()!.types.get(TypeUrl.Cluster)!.resources.keys()];
   }
 
-  /** One trigger's paths change; returns the new routes' versions (SotW type version, delta resource version). */
-  change(): { version: { sotw: string; delta: string }; pushCpuMs: number } {
+  /** One trigger's paths change; returns what holds the new routes (SotW: the table, delta: the trigger's virtual host) and its version. */
+  change(): { version: Record<Mode, { name: string; version: string }>; pushCpuMs: number } {
     this.changes++;
     const i = (this.changes * 7919) % this.triggers.length;
     this.triggers[i] = syntheticTrigger(i, this.changes);
@@ -115,8 +117,12 @@ class BenchWorld {
     this.ads.setSnapshot(snapshot);
     const used = process.cpuUsage(cpu);
     const routes = snapshot.types.get(TypeUrl.RouteConfiguration)!;
+    const virtualHost = virtualHostResourceName(syntheticTrigger(i).spec.ingress.host);
     return {
-      version: { sotw: routes.version, delta: [...routes.resources.values()][0].version },
+      version: {
+        sotw: { name: ROUTE_CONFIG_NAME, version: routes.version },
+        delta: { name: virtualHost, version: snapshot.deltaTypes.get(TypeUrl.VirtualHost)!.resources.get(virtualHost)!.version },
+      },
       pushCpuMs: (used.user + used.system) / 1000,
     };
   }
@@ -141,14 +147,16 @@ export async function benchXds(): Promise<void> {
   await world.ads.close();
 }
 
-/** The child process: N raw ADS streams that ACK everything and report when all hold a routes version. */
+/** The child process: N raw ADS streams that ACK everything and report when all hold a version of a resource. */
 function clients(): void {
   const RDS = TypeUrl.RouteConfiguration;
-  let latest: string[] = [];
-  let expected: { id: number; version: string } | undefined;
+  const VHDS = TypeUrl.VirtualHost;
+  /** Per stream: versions received by resource name (the initial load of 10k virtual hosts is not recorded). */
+  let latest: Map<string, string>[] = [];
+  let expected: { id: number; name: string; version: string } | undefined;
   const adsClients: AdsClient[] = [];
   const check = () => {
-    if (expected && latest.every((v) => v === expected!.version)) {
+    if (expected && latest.every((held) => held.get(expected!.name) === expected!.version)) {
       process.send!({ kind: 'done', id: expected.id } satisfies FromClients);
       expected = undefined;
     }
@@ -161,7 +169,7 @@ function clients(): void {
       for (const c of adsClients) c.close();
       process.send!({ kind: 'stopped', rss: process.memoryUsage().rss } satisfies FromClients, () => process.exit(0));
     } else {
-      latest = new Array<string>(m.streams).fill('');
+      latest = Array.from({ length: m.streams }, () => new Map<string, string>());
       const firsts: Promise<unknown>[] = [];
       for (let s = 0; s < m.streams; s++) {
         // Each its own connection, with a large flow-control window and no 4 MiB cap, as Envoy has.
@@ -169,25 +177,27 @@ function clients(): void {
         adsClients.push(client);
         let firstRoutes!: () => void;
         firsts.push(new Promise<void>((resolve) => (firstRoutes = resolve)));
-        const routesArrived = (version: string) => {
-          latest[s] = version;
+        const routesArrived = (name: string, version: string) => {
+          latest[s].set(name, version);
           firstRoutes();
           check();
         };
         const names: Record<string, string[]> = { [TypeUrl.Cluster]: [], [TypeUrl.ClusterLoadAssignment]: m.clusters, [TypeUrl.Listener]: [], [RDS]: ['ingress_http'] };
+        if (m.mode === 'delta') names[VHDS] = ['ingress_http']; // Envoy subscribes to the table's virtual hosts as a namespace
         if (m.mode === 'sotw') {
           const stream = client.sotw();
           stream.onResponse = (r: SotwResponse) => {
             stream.send(sotwAck(r, names[r.type_url]));
-            if (r.type_url === RDS) routesArrived(r.version_info);
+            if (r.type_url === RDS) routesArrived('ingress_http', r.version_info);
           };
           for (const [typeUrl, n] of Object.entries(names)) stream.send({ type_url: typeUrl, resource_names: n, node: { id: `bench-${s}` } });
         } else {
           const stream = client.delta();
           stream.onResponse = (r: DeltaResponse) => {
             stream.send({ type_url: r.type_url, response_nonce: r.nonce });
-            const routes = r.resources.find((x) => x.name === 'ingress_http');
-            if (routes) routesArrived(routes.version);
+            if (r.type_url !== VHDS) return;
+            if (r.resources.length > 1000) firstRoutes();
+            else for (const x of r.resources) routesArrived(x.name, x.version);
           };
           for (const [typeUrl, n] of Object.entries(names)) stream.send({ type_url: typeUrl, resource_names_subscribe: n, node: { id: `bench-${s}` } });
         }

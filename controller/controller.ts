@@ -19,10 +19,12 @@ export interface ControllerOptions {
   /** `host:port` for the admin HTTP server; port 0 picks a free one. */
   adminAddress: string;
   log: Logger;
-  /** Quiet time after a change before resolving (default 100 ms)… */
+  /**
+   * Least time between two resolves (default 100 ms). A change after a quiet
+   * spell is resolved at once; changes within the hold-off are coalesced into one
+   * resolve at its end, so none waits longer than this.
+   */
   holdOffMs?: number;
-  /** …but never later than this after the first change of a burst (default 500 ms). */
-  maxDelayMs?: number;
   /** Called after every resolve with what was resolved and the snapshot now served. */
   onResolved?(objects: SourceObjects, output: PipelineOutput, snapshot: Snapshot): void;
 }
@@ -38,7 +40,7 @@ export class Controller {
   private reported = new Set<string>();
   private output?: PipelineOutput;
   private timer?: NodeJS.Timeout;
-  private burstStartedAt = 0;
+  private lastResolveAt = -Infinity;
   private readonly metrics;
   xdsPort = 0;
   adminPort = 0;
@@ -93,20 +95,24 @@ export class Controller {
     await this.ads.close();
   }
 
-  /** Coalesces a burst of changes: hold off while changes keep coming, up to the maximum delay. */
+  /**
+   * Coalesces changes without delaying a lone one: the first change after a
+   * quiet spell is resolved on the next turn of the event loop (with whatever
+   * arrived alongside it); later ones wait for the hold-off since the last
+   * resolve, and share one resolve. A debounce would add its hold-off to every
+   * change's latency, which is most of a 100 ms push budget.
+   */
   private schedule(): void {
-    const now = Date.now();
-    if (!this.timer) this.burstStartedAt = now;
-    clearTimeout(this.timer);
+    if (this.timer) return; // a resolve is already due; it reads this change too
     const holdOff = this.options.holdOffMs ?? 100;
-    const maxDelay = this.options.maxDelayMs ?? 500;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.resolve();
-    }, Math.max(0, Math.min(holdOff, this.burstStartedAt + maxDelay - now)));
+    }, Math.max(0, this.lastResolveAt + holdOff - Date.now()));
   }
 
   private resolve(): void {
+    this.lastResolveAt = Date.now();
     const { log } = this.options;
     const end = this.metrics.resolveSeconds.startTimer();
     const objects = this.options.source.read();

@@ -31,53 +31,64 @@ describe('controller: change batching', () => {
   let controller: Controller | undefined;
   afterEach(async () => controller?.close());
 
-  async function started(
-    holdOffMs: number,
-    maxDelayMs: number,
-    log = pino({ level: 'silent' }),
-  ): Promise<{ source: ManualSource; resolved: () => Promise<number> }> {
+  async function started(holdOffMs: number): Promise<{ source: ManualSource; resolvedAt: number[]; resolved: () => Promise<number> }> {
     const source = new ManualSource();
+    const resolvedAt: number[] = [];
     let waiter: ((at: number) => void) | undefined;
     controller = new Controller({
       source,
       xdsAddress: '127.0.0.1:0',
       adminAddress: '127.0.0.1:0',
-      log,
+      log: pino({ level: 'silent' }),
       holdOffMs,
-      maxDelayMs,
-      onResolved: () => waiter?.(Date.now()),
+      onResolved: () => {
+        resolvedAt.push(Date.now());
+        waiter?.(Date.now());
+      },
     });
     await controller.start();
-    return { source, resolved: () => new Promise((resolve) => (waiter = resolve)) };
+    resolvedAt.length = 0; // the initial resolve
+    return { source, resolvedAt, resolved: () => new Promise((resolve) => (waiter = resolve)) };
   }
 
-  it('resolves a burst of changes once, after the hold-off', async () => {
-    const { source, resolved } = await started(30, 1000);
+  it('resolves a change after a quiet spell at once, reading changes that arrive together once', async () => {
+    const { source, resolved } = await started(200);
+    await new Promise((r) => setTimeout(r, 250)); // quiet for longer than the hold-off
     const readsAtStart = source.reads;
-    const next = resolved();
-    const firstChangeAt = Date.now();
+    let next = resolved();
+    const changedAt = Date.now();
     for (let i = 0; i < 50; i++) source.change();
     const at = await next;
-    assert.equal(source.reads - readsAtStart, 1, 'one read for the whole burst');
-    assert.ok(at - firstChangeAt >= 25, `resolved ${at - firstChangeAt} ms after the burst, before the hold-off`);
+    assert.equal(source.reads - readsAtStart, 1, 'one read for changes that arrived together');
+    assert.ok(at - changedAt < 100, `a lone change waited ${at - changedAt} ms`);
+    // Right after a resolve, a change waits for the rest of the hold-off.
+    next = resolved();
+    source.change();
+    const held = await next;
+    assert.ok(held - at >= 190, `resolved ${held - at} ms after the previous resolve, inside the 200 ms hold-off`);
   });
 
-  it('resolves within the maximum delay while changes keep coming', async () => {
-    const { source, resolved } = await started(50, 150);
-    const next = resolved();
-    const firstChangeAt = Date.now();
-    // A change every 10 ms (inside the 50 ms hold-off each time) for at most 2 s: only the cap can end the wait.
-    const ticker = setInterval(() => source.change(), 10);
-    let giveUp: NodeJS.Timeout | undefined;
-    source.change();
-    try {
-      const at = await Promise.race([next, new Promise<number>((_, reject) => (giveUp = setTimeout(() => reject(new Error('not resolved within 2 s')), 2000)))]);
-      assert.ok(at - firstChangeAt < 150 + 250, `resolved ${at - firstChangeAt} ms after the first change (cap 150 ms)`);
-      assert.ok(at - firstChangeAt >= 140, `resolved ${at - firstChangeAt} ms after the first change: before the cap, so not held off`);
-    } finally {
-      clearInterval(ticker);
-      clearTimeout(giveUp);
-    }
+  it('coalesces changes that keep coming into one resolve per hold-off, none waiting longer', async () => {
+    const { source, resolvedAt } = await started(50);
+    const changes: number[] = [];
+    // A change every 5 ms for 400 ms.
+    await new Promise<void>((done) => {
+      const ticker = setInterval(() => {
+        changes.push(Date.now());
+        source.change();
+        if (changes.length >= 80) {
+          clearInterval(ticker);
+          done();
+        }
+      }, 5);
+    });
+    await new Promise((r) => setTimeout(r, 120)); // the last one's resolve
+    const gaps = resolvedAt.slice(1).map((t, i) => t - resolvedAt[i]);
+    assert.ok(gaps.every((g) => g >= 45), `resolves ${gaps.join(', ')} ms apart: closer than the hold-off`);
+    assert.ok(resolvedAt.length <= Math.ceil((changes.at(-1)! - changes[0]) / 50) + 2, `${resolvedAt.length} resolves for ${changes.length} changes`);
+    // Every change is resolved no later than the hold-off (plus timer slack) after it arrived.
+    const waits = changes.map((c) => resolvedAt.find((r) => r >= c)! - c);
+    assert.ok(Math.max(...waits) <= 50 + 40, `a change waited ${Math.max(...waits)} ms`);
   });
 });
 
@@ -90,7 +101,7 @@ describe('controller: diagnostics in the log', () => {
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
     const source = new ManualSource();
     let waiter: (() => void) | undefined;
-    controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, holdOffMs: 1, maxDelayMs: 5, onResolved: () => waiter?.() });
+    controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, holdOffMs: 1, onResolved: () => waiter?.() });
     const resolved = () => new Promise<void>((resolve) => (waiter = resolve));
     const bad = { apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HTTPTrigger', metadata: { name: 'bad', namespace: 'default' }, spec: { ingress: { host: '*' }, template: { spec: {} } } };
     source.triggers = [bad];

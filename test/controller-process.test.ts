@@ -64,7 +64,7 @@ describe('controller process (file mode)', function () {
     assert.equal((await fetch(`${admin}/readyz`)).status, 200);
     const dump = (await (await fetch(`${admin}/debug/config_dump`)).json()) as { resources: { virtual_hosts?: { name: string }[] }[] };
     const routes = dump.resources.find((r) => r.virtual_hosts)!;
-    assert.deepEqual(routes.virtual_hosts!.map((v) => v.name), ['a.example.com']);
+    assert.deepEqual(routes.virtual_hosts!.map((v) => v.name), ['ingress_http/a.example.com']);
     assert.match(await (await fetch(`${admin}/metrics`)).text(), /wasm_control_triggers\{state="admitted"\} 1/);
   });
 

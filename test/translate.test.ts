@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { decodeToJson, encodeJson, messageType, TypeUrl, type ProtoJson } from '../controller/envoy/protos';
-import { apiListener, METADATA_NAMESPACE, RouteTable, Translator, virtualHostLookup, type EnvoyResource } from '../controller/envoy/translate';
+import { apiListener, METADATA_NAMESPACE, RouteTable, Translator, VHDS_ROUTE_TABLE, virtualHostLookup, virtualHostResource, type EnvoyResource } from '../controller/envoy/translate';
 import { packageRoot } from '../controller/package-root';
 import { Pipeline, resourceList } from '../controller/pipeline';
 import { clusterName, resolveRoutes } from '../controller/resolve/resolve';
@@ -118,22 +118,22 @@ describe('translate: Envoy resources', () => {
     trigger('wild', { host: '*.example.com', timeout: '250ms' }),
   ];
 
-  it('has one virtual host per distinct host, named and keyed by it, and ignores ports in host matching', () => {
+  it('has one virtual host per distinct host, named <table>/<host> (its VHDS name), and ignores ports in host matching', () => {
     const rc = routeConfig(runTriggers(two())) as Json;
     assert.equal(rc['@type'], TypeUrl.RouteConfiguration);
     assert.equal(rc.ignore_port_in_host_matching, true);
     assert.deepEqual(
       rc.virtual_hosts.map((vh: Json) => [vh.name, vh.domains]),
       [
-        ['*.example.com', ['*.example.com']],
-        ['hello.example.com', ['hello.example.com']],
+        ['ingress_http/*.example.com', ['*.example.com']],
+        ['ingress_http/hello.example.com', ['hello.example.com']],
       ],
     );
   });
 
   it('expresses Exact as path, Prefix /x as path + prefix "/x/", and Prefix / as prefix "/" (no path_separated_prefix)', () => {
     const rc = routeConfig(runTriggers(two())) as Json;
-    const hello = rc.virtual_hosts.find((vh: Json) => vh.name === 'hello.example.com');
+    const hello = rc.virtual_hosts.find((vh: Json) => vh.domains[0] === 'hello.example.com');
     assert.deepEqual(
       hello.routes.map((r: Json) => r.match),
       [{ path: '/health' }, { path: '/api' }, { prefix: '/api/' }, { prefix: '/' }],
@@ -157,7 +157,7 @@ describe('translate: Envoy resources', () => {
     const rc = routeConfig(runTriggers(two())) as Json;
     for (const vh of rc.virtual_hosts) {
       for (const r of vh.routes) {
-        if (vh.name.startsWith('*.')) {
+        if (vh.domains[0].startsWith('*.')) {
           assert.equal(r.match.headers.length, 1);
           assert.equal(r.match.headers[0].name, ':authority');
           const rx = re2(r.match.headers[0].string_match.safe_regex.regex);
@@ -386,6 +386,12 @@ describe('translate: the product documentation examples (examples/)', () => {
       assertRoundTrips(r);
       assert.deepEqual(pgvViolations(r), [], JSON.stringify(r));
     }
+    // What delta clients get instead of the table: the VHDS table and each virtual host.
+    const table = out.envoy.routeConfigurations[0] as RouteTable;
+    for (const r of [VHDS_ROUTE_TABLE, ...table.virtualHosts.map(virtualHostResource)].map((x) => x.toJson())) {
+      assertRoundTrips(r);
+      assert.deepEqual(pgvViolations(r), [], JSON.stringify(r));
+    }
   });
 
   it('explains an OAM application instead of ignoring it, and passes over kinds it does not use', () => {
@@ -547,7 +553,7 @@ describe('translate: proxyless gRPC listeners', () => {
     assert.equal(type, 'type.googleapis.com/envoy.config.listener.v3.Listener');
     assert.deepEqual(decodeToJson(messageType(type as string), encodeJson(messageType(type as string), fields)), fields);
     const hcm = (fields.api_listener as { api_listener: { route_config: { virtual_hosts: { name: string }[] }; http_filters: { name: string }[] } }).api_listener;
-    assert.deepEqual(hcm.route_config.virtual_hosts.map((v) => v.name), ['*.example.com']);
+    assert.deepEqual(hcm.route_config.virtual_hosts.map((v) => v.name), ['ingress_http/*.example.com']);
     assert.equal(hcm.http_filters.at(-1)!.name, 'envoy.filters.http.router');
     const none = apiListener('nowhere.test', undefined) as { api_listener: { api_listener: { route_config: object } } };
     assert.deepEqual(Object.keys(none.api_listener.api_listener.route_config).sort(), ['ignore_port_in_host_matching', 'name']);

@@ -9,8 +9,9 @@
  * if that answer is the next message, nothing was sent in between.
  */
 import * as assert from 'node:assert/strict';
+import { decodeToJson, messageType } from '../controller/envoy/protos';
 import { deltaAck, sotwAck, sotwNack, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
-import { CDS, EDS, LDS, RDS, World } from './support/xds-world';
+import { CDS, EDS, LDS, RDS, VHDS, World } from './support/xds-world';
 
 const cluster = (t: string) => `default/${t}`;
 const names = (r: SotwResponse) => r.resources.map((x) => x.name).sort();
@@ -196,17 +197,49 @@ describe('ADS protocol (raw client): delta', function () {
     assert.deepEqual(deltaNames(await quiet.next()), [cluster('d')]);
   });
 
-  it('holds a cluster removal until the routes without it are ACKed', async () => {
+  it('serves the route table over VHDS: no virtual hosts in it, each on its own under <table>/<host>, one per change', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().delta();
+    const rds = await deltaSubscribe(stream, RDS, ['ingress_http']);
+    const { '@type': _type, ...table } = rds.resources[0].resource.decode();
+    assert.deepEqual(table, { name: 'ingress_http', ignore_port_in_host_matching: true, vhds: { config_source: { ads: {}, resource_api_version: 'V3' } } });
+    stream.send(ack(rds));
+    // Envoy subscribes to the table's name as a namespace: every virtual host in it.
+    const all = await deltaSubscribe(stream, VHDS, ['ingress_http']);
+    assert.deepEqual(deltaNames(all), ['ingress_http/a.test', 'ingress_http/b.test']);
+    const inline = world.snapshot!.types.get(RDS)!.resources.get('ingress_http')!.source.toJson().virtual_hosts as object[];
+    assert.deepEqual(
+      all.resources.map((r) => decodeToJson(messageType(VHDS), r.resource.value)),
+      inline,
+      'the same virtual hosts as the inline table',
+    );
+    stream.send(ack(all));
+    world.set({ triggers: ['a', 'b'], paths: { b: '/v2' } });
+    const change = await stream.next();
+    assert.equal(change.type_url, VHDS, 'the table itself does not change');
+    assert.deepEqual(deltaNames(change), ['ingress_http/b.test']);
+    assert.match(JSON.stringify(change.resources[0].resource.decode()), /\/v2\//);
+    stream.send(ack(change));
+    world.set({ triggers: ['b'], paths: { b: '/v2' } });
+    const removal = await stream.next();
+    assert.deepEqual([removal.type_url, removal.removed_resources], [VHDS, ['ingress_http/a.test']]);
+    // A state-of-the-world stream still gets the table whole.
+    const sotw = await subscribe(world.client().sotw(), RDS, ['ingress_http']);
+    assert.equal((sotw.resources[0].decode().virtual_hosts as object[]).length, 1);
+  });
+
+  it('holds a cluster removal until the virtual hosts without it are ACKed', async () => {
     world = await new World().start({ triggers: ['a', 'b'] });
     const stream = world.client().delta();
     stream.send(ack(await deltaSubscribe(stream, CDS)));
     stream.send(ack(await deltaSubscribe(stream, EDS, [cluster('a'), cluster('b')])));
     stream.send(ack(await deltaSubscribe(stream, RDS, ['ingress_http'])));
+    stream.send(ack(await deltaSubscribe(stream, VHDS, ['ingress_http'])));
     world.set({ triggers: ['a'] });
     // Nothing else changed for clusters and endpoints, so the routes come first.
     const routes = await stream.next();
-    assert.equal(routes.type_url, RDS);
-    assert.ok(!JSON.stringify(routes.resources[0].resource.decode()).includes(cluster('b')));
+    assert.equal(routes.type_url, VHDS);
+    assert.deepEqual(routes.removed_resources, ['ingress_http/b.test']);
     stream.send(ack(routes));
     const cds = await stream.next();
     assert.equal(cds.type_url, CDS);
@@ -220,7 +253,8 @@ describe('ADS protocol (raw client): delta', function () {
     const nacks: string[] = [];
     world = await new World({ onNack: (_n, type) => nacks.push(type) }).start({ triggers: ['a'] });
     const stream = world.client().delta();
-    const first = await deltaSubscribe(stream, RDS, ['ingress_http']);
+    stream.send(ack(await deltaSubscribe(stream, RDS, ['ingress_http'])));
+    const first = await deltaSubscribe(stream, VHDS, ['ingress_http']);
     stream.send(ack(first));
     world.set({ triggers: ['a'], paths: { a: '/v2' } });
     const second = await stream.next();
@@ -228,11 +262,11 @@ describe('ADS protocol (raw client): delta', function () {
     stream.send({ ...ack(second), error_detail: { message: 'rejected' } });
     stream.send({ type_url: LDS }); // barrier: the rejected routes are not sent again
     assert.equal((await stream.next()).type_url, LDS);
-    assert.deepEqual(nacks, [RDS]);
-    assert.equal(world.ads.clients()[0].types[RDS].lastNack?.message, 'rejected');
+    assert.deepEqual(nacks, [VHDS]);
+    assert.equal(world.ads.clients()[0].types[VHDS].lastNack?.message, 'rejected');
     world.set({ triggers: ['a'], paths: { a: '/v3' } });
     const third = await stream.next();
-    assert.equal(third.type_url, RDS);
+    assert.equal(third.type_url, VHDS);
     assert.notEqual(third.resources[0].version, second.resources[0].version);
   });
 

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { deltaAck, sotwAck, sotwNack, type AdsClient, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
-import { CDS, LDS, RDS, World } from './support/xds-world';
+import { CDS, LDS, RDS, VHDS, World } from './support/xds-world';
 
 /** gc() even when node was started without --expose-gc (mocha's config does not pass it). */
 function collectGarbage(): void {
@@ -118,25 +118,27 @@ describe('ADS streams at scale', function () {
       s.send({ type_url: RDS, resource_names: ['ingress_http'], node: { id: `sotw-${i}` } });
       sotw.push(s);
       const d = client.delta();
-      d.send({ type_url: RDS, resource_names_subscribe: ['ingress_http'], node: { id: `delta-${i}` } });
+      // Delta clients get routes as VHDS virtual hosts (the table itself never changes).
+      d.send({ type_url: VHDS, resource_names_subscribe: ['ingress_http'], node: { id: `delta-${i}` } });
       delta.push(d);
     }
     const firstSotw = await Promise.all(sotw.map((s) => s.next()));
     const firstDelta = await Promise.all(delta.map((d) => d.next()));
     firstSotw.forEach((r, i) => sotw[i].send(sotwAck(r, ['ingress_http'])));
-    firstDelta.forEach((r, i) => delta[i].send({ type_url: RDS, response_nonce: r.nonce }));
+    firstDelta.forEach((r, i) => delta[i].send({ type_url: VHDS, response_nonce: r.nonce }));
     world.set({ triggers: ['a'], paths: { a: '/v2' } });
     const secondSotw = await Promise.all(sotw.map((s) => s.next()));
     const secondDelta = await Promise.all(delta.map((d) => d.next()));
-    const pushesBefore = pushes.filter((t) => t === RDS).length;
+    const routePushes = () => pushes.filter((t) => t === RDS || t === VHDS).length;
+    const pushesBefore = routePushes();
     secondSotw.forEach((r, i) => sotw[i].send(sotwNack(r, firstSotw[i].version_info, ['ingress_http'])));
-    secondDelta.forEach((r, i) => delta[i].send({ type_url: RDS, response_nonce: r.nonce, error_detail: { message: 'rejected' } }));
+    secondDelta.forEach((r, i) => delta[i].send({ type_url: VHDS, response_nonce: r.nonce, error_detail: { message: 'rejected' } }));
     // Barrier on every stream: the next message is the LDS answer, not the rejected routes again.
     for (const s of [...sotw, ...delta]) s.send({ type_url: LDS, node: { id: 'x' } } as never);
     const next = await Promise.all([...sotw, ...delta].map((s) => s.next()));
     assert.deepEqual(new Set(next.map((r) => r.type_url)), new Set([LDS]));
     assert.equal(nacks.length, 50);
-    assert.equal(pushes.filter((t) => t === RDS).length, pushesBefore, 'rejected routes were sent again');
-    assert.equal(world.ads.clients().filter((c) => c.types[RDS].lastNack).length, 50);
+    assert.equal(routePushes(), pushesBefore, 'rejected routes were sent again');
+    assert.equal(world.ads.clients().filter((c) => (c.types[RDS] ?? c.types[VHDS]).lastNack).length, 50);
   });
 });

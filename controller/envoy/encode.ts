@@ -84,18 +84,19 @@ export function virtualHostsField(): number {
 }
 
 /**
- * Writes a VirtualHost. `routes` calls `emit` once per Envoy route, in order;
+ * Writes a VirtualHost named `name` for domain `host`. `routes` calls `emit` once per Envoy route, in order;
  * `wildcardRegex`, when given, restricts every route to matching `:authority`s.
  */
 export function writeVirtualHost(
   w: WireWriter,
+  name: string,
   host: string,
   wildcardRegex: string | undefined,
   routes: (emit: (specifier: MatchSpecifier, value: string, trigger: ValidTrigger, cluster: string) => void) => void,
 ): void {
   const f = F();
   w.tag(f.virtualHost.name, LEN);
-  w.string(host);
+  w.string(name);
   w.tag(f.virtualHost.domains, LEN);
   w.string(host);
   if (wildcardRegex !== undefined) writeAuthorityMatcher(wildcardRegex);

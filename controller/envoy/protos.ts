@@ -43,6 +43,8 @@ export const TypeUrl = {
   ClusterLoadAssignment: `${TYPE_URL_PREFIX}envoy.config.endpoint.v3.ClusterLoadAssignment`,
   Listener: `${TYPE_URL_PREFIX}envoy.config.listener.v3.Listener`,
   RouteConfiguration: `${TYPE_URL_PREFIX}envoy.config.route.v3.RouteConfiguration`,
+  /** Virtual hosts of a route table one by one (VHDS, delta xDS only). */
+  VirtualHost: `${TYPE_URL_PREFIX}envoy.config.route.v3.VirtualHost`,
 } as const;
 export type ResourceTypeUrl = (typeof TypeUrl)[keyof typeof TypeUrl];
 

@@ -235,16 +235,25 @@ export class RouteTable implements EnvoyResource {
   }
 }
 
-/** A virtual host of the route table: one host's routes, in precedence order. */
+/**
+ * A virtual host of the route table: one host's routes, in precedence order.
+ * Named `<table>/<host>`, its VHDS resource name, so that the bytes are the same
+ * inline in the table (state of the world) and on their own (delta; Envoy keys
+ * VHDS virtual hosts by name, so removals only work if the two agree).
+ */
 export class EnvoyVirtualHost {
-  constructor(private readonly model: VirtualHostModel) {}
+  readonly name: string;
+
+  constructor(private readonly model: VirtualHostModel) {
+    this.name = virtualHostResourceName(model.host);
+  }
 
   get host(): string {
     return this.model.host;
   }
 
   write(w: WireWriter): void {
-    writeVirtualHost(w, this.model.host, this.model.wildcard ? wildcardAuthorityRegex(this.model.host) : undefined, (emit) => forEachEnvoyRoute(this.model, emit));
+    writeVirtualHost(w, this.name, this.model.host, this.model.wildcard ? wildcardAuthorityRegex(this.model.host) : undefined, (emit) => forEachEnvoyRoute(this.model, emit));
   }
 
   toJson(): ProtoJson {
@@ -257,9 +266,32 @@ export class EnvoyVirtualHost {
       if (authority) match.headers = authority;
       routes.push({ match, route: routeAction(trigger, cluster), metadata: { filter_metadata: { [METADATA_NAMESPACE]: { [METADATA_TRIGGER_KEY]: trigger.key } } } });
     });
-    return { name: vh.host, domains: [vh.host], routes };
+    return { name: this.name, domains: [vh.host], routes };
   }
 }
+
+/** VHDS names a virtual host `<route configuration name>/<host>`. */
+export function virtualHostResourceName(host: string): string {
+  return `${ROUTE_CONFIG_NAME}/${host}`;
+}
+
+/** A virtual host as a resource of its own (VHDS). */
+export function virtualHostResource(vh: EnvoyVirtualHost): EnvoyResource {
+  return { typeUrl: TypeUrl.VirtualHost, name: vh.name, write: (w) => vh.write(w), toJson: () => ({ '@type': TypeUrl.VirtualHost, ...vh.toJson() }) };
+}
+
+/**
+ * The route table as delta xDS clients get it: no virtual hosts, which Envoy
+ * fetches one by one over VHDS (on the same ADS stream), so a changed trigger
+ * sends one virtual host instead of the whole table. It never changes, so Envoy
+ * never drops the virtual hosts it holds (a RouteConfiguration update clears them).
+ */
+export const VHDS_ROUTE_TABLE: EnvoyResource = jsonResource({
+  '@type': TypeUrl.RouteConfiguration,
+  name: ROUTE_CONFIG_NAME,
+  ignore_port_in_host_matching: true,
+  vhds: { config_source: ADS_CONFIG_SOURCE },
+});
 
 /**
  * The route action: the trigger's cluster and timeout, and the Host rewritten to

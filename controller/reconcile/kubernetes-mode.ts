@@ -25,7 +25,6 @@ export interface KubernetesModeOptions {
   backoff?: { initialMs: number; maxMs: number };
   resyncMs?: number;
   holdOffMs?: number;
-  maxDelayMs?: number;
 }
 
 export class KubernetesController {
@@ -68,7 +67,6 @@ export class KubernetesController {
       adminAddress: options.adminAddress,
       log,
       holdOffMs: options.holdOffMs,
-      maxDelayMs: options.maxDelayMs,
       onResolved: (objects, output) => this.reconciler.update(objects, output),
     });
   }

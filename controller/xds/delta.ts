@@ -20,6 +20,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
+import { ROUTE_CONFIG_NAME } from '../envoy/translate';
 import { EMPTY_RESOURCES, type Diff, type ResourceMap } from './shared';
 import type { EncodedResource } from './snapshot';
 import { HELD_TYPES, XdsStream, type StreamHost, type TypeRecord } from './stream';
@@ -65,7 +66,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     const initial = request.initial_resource_versions ?? {};
     if (first && subscribe.length === 0 && !unsubscribe.includes('*')) state.wildcard = true; // legacy wildcard
     for (const name of subscribe) {
-      if (name === '*') {
+      if (name === '*' || isNamespaceWildcard(typeUrl, name)) {
         state.wildcard = true;
       } else if (!state.names.has(name)) {
         state.names.add(name);
@@ -78,11 +79,11 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
       for (const [name, version] of Object.entries(initial)) state.overrides.set(name, version);
     }
     for (const name of unsubscribe) {
-      if (name === '*') state.wildcard = false;
+      if (name === '*' || isNamespaceWildcard(typeUrl, name)) state.wildcard = false;
       else if (state.names.delete(name) && !state.wildcard) state.overrides.delete(name);
     }
 
-    if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.includes('*')) this.pushType(typeUrl, state, fresh);
+    if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.some((n) => n === '*' || isNamespaceWildcard(typeUrl, n))) this.pushType(typeUrl, state, fresh);
     // An ACK releases whatever waited for it (newer content, later types, removals held back for the old routes).
     if (acked) this.push();
   }
@@ -95,7 +96,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
   /** Conservative: a stream with per-name exceptions is taken to have something newer. */
   protected hasNewer(typeUrl: ResourceTypeUrl, state: DeltaState): boolean {
     if (state.overrides.size > 0) return true;
-    const current = this.host.currentSnapshot()?.types.get(typeUrl)?.resources;
+    const current = this.host.currentSnapshot()?.deltaTypes.get(typeUrl)?.resources;
     if (!current || current === state.has) return false;
     const diff = this.host.shared.diff(state.has, current);
     return diff.updated.length > 0 || diff.removed.length > 0;
@@ -104,7 +105,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
   protected pushType(typeUrl: ResourceTypeUrl, state: DeltaState, fresh?: ReadonlySet<string>): void {
     const snapshot = this.host.currentSnapshot();
     if (!snapshot) return;
-    const base = snapshot.types.get(typeUrl)!;
+    const base = snapshot.deltaTypes.get(typeUrl);
+    if (!base) return;
     const hold = HELD_TYPES.has(typeUrl) && !this.routesSettled();
     const shared = this.host.shared;
     if (state.overrides.size === 0 && !fresh?.size) {
@@ -158,13 +160,26 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     this.send(typeUrl, state, response.bytes, response.nonce, version);
   }
 
-  /** The client has ACKed routes of the current snapshot (or does not use routes). */
+  /** The client has ACKed the routes (and virtual hosts) of the current snapshot, or does not use them. */
   private routesSettled(): boolean {
-    const routes = this.types.get(TypeUrl.RouteConfiguration);
+    return this.typeSettled(TypeUrl.RouteConfiguration) && this.typeSettled(TypeUrl.VirtualHost);
+  }
+
+  private typeSettled(typeUrl: ResourceTypeUrl): boolean {
+    const routes = this.types.get(typeUrl);
     if (!routes) return true;
     if (!routes.acked || routes.nacked) return false;
-    const current = this.host.currentSnapshot()!.types.get(TypeUrl.RouteConfiguration)!.resources;
-    if (routes.has === current && routes.overrides.size === 0) return true;
+    const current = this.host.currentSnapshot()!.deltaTypes.get(typeUrl)?.resources;
+    if (!current) return true;
+    if (routes.overrides.size === 0) {
+      if (routes.has === current) return true;
+      // The shared diff (one per pair of maps), not a walk over every name on every stream.
+      const diff = this.host.shared.diff(routes.has, current);
+      const names = routes.names;
+      return routes.wildcard
+        ? diff.updated.length === 0 && diff.removed.length === 0
+        : !diff.updated.some((r) => names.has(r.name)) && !diff.removed.some((n) => names.has(n));
+    }
     const names = routes.wildcard ? new Set([...current.keys(), ...routes.has.keys()]) : routes.names;
     for (const name of names) {
       const holds = routes.overrides.has(name) ? routes.overrides.get(name) : (routes.has.get(name)?.version ?? null);
@@ -172,4 +187,13 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     }
     return true;
   }
+}
+
+/**
+ * Envoy's VHDS subscribes to the route configuration's name as a namespace:
+ * every virtual host named `<route configuration>/…`. Ours is the only route
+ * configuration, so that namespace is every VirtualHost resource.
+ */
+function isNamespaceWildcard(typeUrl: ResourceTypeUrl, name: string): boolean {
+  return typeUrl === TypeUrl.VirtualHost && name === ROUTE_CONFIG_NAME;
 }

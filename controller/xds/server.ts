@@ -218,7 +218,9 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
   private responseSet(typeUrl: ResourceTypeUrl, state: SotwState): ResourceSet | undefined {
     const snapshot = this.host.currentSnapshot();
     if (!snapshot) return undefined;
-    let set: ResourceSet = snapshot.types.get(typeUrl)!;
+    const type = snapshot.types.get(typeUrl);
+    if (!type) return undefined; // VirtualHost: VHDS is delta only
+    let set: ResourceSet = type;
     if (HELD_TYPES.has(typeUrl) && state.sent && !this.routesSettled()) set = this.host.shared.withHeld(set, state.sent.resources);
     if (!state.names || (typeUrl !== TypeUrl.Listener && this.covers(state, state.names, set.resources))) return set;
     const resources: EncodedResource[] = [];

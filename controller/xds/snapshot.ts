@@ -9,7 +9,7 @@
 import { hash } from 'node:crypto';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { virtualHostsField } from '../envoy/encode';
-import { RouteTable, type EnvoyConfig, type EnvoyResource } from '../envoy/translate';
+import { RouteTable, VHDS_ROUTE_TABLE, virtualHostResource, type EnvoyConfig, type EnvoyResource, type EnvoyVirtualHost } from '../envoy/translate';
 import { encodeWith, WireWriter } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
@@ -29,10 +29,24 @@ export class EncodedResource {
 
   /** A resource encoded on its own (not as part of a snapshot body). */
   static of(resource: EnvoyResource): EncodedResource {
+    return EncodedResource.framed(resource, (w) => writeAny(w, resource));
+  }
+
+  /** A resource whose message is already encoded. */
+  static ofMessage(resource: EnvoyResource, message: Uint8Array): EncodedResource {
+    return EncodedResource.framed(resource, (w) => {
+      w.tag(1, 2);
+      w.string(resource.typeUrl);
+      w.tag(2, 2);
+      w.bytes(message);
+    });
+  }
+
+  private static framed(resource: EnvoyResource, writeAnyFields: (w: WireWriter) => void): EncodedResource {
     const entry = encodeWith((w) => {
       w.tag(RESOURCES_FIELD, 2);
       const mark = w.beginLength();
-      writeAny(w, resource);
+      writeAnyFields(w);
       w.endLength(mark);
     });
     return new EncodedResource(resource.name, resource.typeUrl, entry, 0, entry.length, resource);
@@ -56,8 +70,10 @@ export class EncodedResource {
   }
 }
 
-/** Resource types in the order make-before-break sends them. */
-export const TYPE_ORDER: readonly ResourceTypeUrl[] = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration];
+/** Resource types in the order make-before-break sends them (virtual hosts after the table that holds them). */
+export const TYPE_ORDER: readonly ResourceTypeUrl[] = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration, TypeUrl.VirtualHost];
+/** The types a state-of-the-world snapshot has (VHDS is delta only). */
+export const SOTW_TYPE_ORDER = TYPE_ORDER.filter((t) => t !== TypeUrl.VirtualHost);
 
 export interface TypeSnapshot {
   /** By name, in name order. */
@@ -74,7 +90,14 @@ export interface TypeSnapshot {
 export interface Snapshot {
   /** Hash over every type's version. */
   version: string;
+  /** What state-of-the-world streams are served: the route table whole. */
   types: ReadonlyMap<ResourceTypeUrl, TypeSnapshot>;
+  /**
+   * What delta streams are served: the same, except that the route table comes
+   * without virtual hosts and they come one by one as VirtualHost resources
+   * (VHDS). Built on first use.
+   */
+  readonly deltaTypes: ReadonlyMap<ResourceTypeUrl, TypeSnapshot>;
 }
 
 const RESOURCES_FIELD = 2; // DiscoveryResponse.resources
@@ -102,20 +125,56 @@ export class SnapshotBuilder {
   private encoded = new WeakMap<EnvoyResource, EncodedResource>();
   /** The last route table written, whose unchanged virtual hosts the next one copies. */
   private lastTable?: WrittenTable & { bytes: Uint8Array; bucketHashes: string[] };
+  /** Each virtual host as a VHDS resource, made once per virtual host object. */
+  private virtualHostResources = new WeakMap<EnvoyVirtualHost, EncodedResource>();
+  private vhdsTable?: TypeSnapshot;
   private previous = new Map<ResourceTypeUrl, { input: readonly EnvoyResource[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
   /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
   build(resources: EnvoyConfig, extraListeners: readonly EnvoyResource[] = []): Snapshot {
+    const builder = this;
     const types = new Map<ResourceTypeUrl, TypeSnapshot>();
     types.set(TypeUrl.Cluster, this.typeSnapshot(TypeUrl.Cluster, resources.clusters));
     types.set(TypeUrl.ClusterLoadAssignment, this.typeSnapshot(TypeUrl.ClusterLoadAssignment, resources.clusterLoadAssignments));
     types.set(TypeUrl.Listener, this.typeSnapshot(TypeUrl.Listener, [...resources.listeners, ...extraListeners]));
     types.set(TypeUrl.RouteConfiguration, this.typeSnapshot(TypeUrl.RouteConfiguration, resources.routeConfigurations));
-    return { version: contentVersion(TYPE_ORDER.map((t) => types.get(t)!.version).join('\n')), types };
+    const [table, ...others] = resources.routeConfigurations;
+    // VHDS splits the translator's own table; any other table (tests build some) is served whole.
+    const written = table instanceof RouteTable && others.length === 0 && this.lastTable?.table === table ? this.lastTable : undefined;
+    let deltaTypes: ReadonlyMap<ResourceTypeUrl, TypeSnapshot> | undefined;
+    return {
+      version: contentVersion(SOTW_TYPE_ORDER.map((t) => types.get(t)!.version).join('\n')),
+      types,
+      get deltaTypes() {
+        return (deltaTypes ??= written ? builder.deltaTypes(types, written) : types);
+      },
+    };
   }
 
-  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly EnvoyResource[]): TypeSnapshot {
-    const last = this.previous.get(typeUrl);
+  private deltaTypes(types: ReadonlyMap<ResourceTypeUrl, TypeSnapshot>, written: WrittenTable & { bytes: Uint8Array }): ReadonlyMap<ResourceTypeUrl, TypeSnapshot> {
+    const delta = new Map(types);
+    this.vhdsTable ??= this.typeSnapshot(TypeUrl.RouteConfiguration, [VHDS_ROUTE_TABLE], false);
+    delta.set(TypeUrl.RouteConfiguration, this.vhdsTable);
+    const resources = new Map<string, EncodedResource>();
+    written.table.virtualHosts.forEach((vh, i) => {
+      let resource = this.virtualHostResources.get(vh);
+      if (!resource) {
+        // The virtual host's bytes, as framed in the table: field tag, length, message.
+        const entry = written.bytes.subarray(written.offsets[i], written.offsets[i + 1]);
+        let at = 1;
+        while (entry[at] >= 0x80) at++;
+        resource = EncodedResource.ofMessage(virtualHostResource(vh), entry.subarray(at + 1));
+        this.virtualHostResources.set(vh, resource);
+      }
+      resources.set(vh.name, resource);
+    });
+    delta.set(TypeUrl.VirtualHost, new VirtualHostType(resources, types.get(TypeUrl.RouteConfiguration)!.version));
+    return delta;
+  }
+
+  /** `remember`: whether this is the type's snapshot to reuse next time (not a delta variant). */
+  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly EnvoyResource[], remember = true): TypeSnapshot {
+    const last = remember ? this.previous.get(typeUrl) : undefined;
     if (last && last.input.length === list.length && last.input.every((resource, i) => resource === list[i])) return last.snapshot;
     // Sized from the last body of this type, so a 4 MiB route table is not grown by doubling each time.
     const writer = new WireWriter(Math.max(1024, list.length * 160, last ? last.snapshot.body.length + (last.snapshot.body.length >> 3) : 0));
@@ -165,7 +224,7 @@ export class SnapshotBuilder {
     // A single resource's version is the type's: the megabytes of a route table are hashed once.
     const version = encoded.length === 1 ? encoded[0].version : contentVersion(body);
     const snapshot = { resources: byName, body, version };
-    this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
+    if (remember) this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
     return snapshot;
   }
 
@@ -226,6 +285,21 @@ export class SnapshotBuilder {
       hashes.push(reuse ? last.bucketHashes[b] : contentVersion(written.bytes.subarray(written.offsets[b * HASH_BUCKET], written.offsets[Math.min(count, (b + 1) * HASH_BUCKET)])));
     }
     return hashes;
+  }
+}
+
+/** The VHDS virtual hosts of a snapshot. Only delta streams read them, so the SotW body is built only if asked for. */
+class VirtualHostType implements TypeSnapshot {
+  private built?: Uint8Array;
+
+  constructor(
+    readonly resources: ReadonlyMap<string, EncodedResource>,
+    /** The route table's: the same content. */
+    readonly version: string,
+  ) {}
+
+  get body(): Uint8Array {
+    return (this.built ??= responseBody(this.resources.values()));
   }
 }
 

@@ -113,7 +113,6 @@ export class TestCluster {
       leaderElection: { namespace: 'cosmonic-system', name: 'wasm-control-controller', leaseDurationMs: 1000, renewDeadlineMs: 800, retryPeriodMs: 100 },
       backoff: { initialMs: 50, maxMs: 400 },
       holdOffMs: 10,
-      maxDelayMs: 50,
       ...options,
     });
     this.controllers.push(replica);

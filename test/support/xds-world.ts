@@ -13,6 +13,7 @@ export const CDS = TypeUrl.Cluster;
 export const EDS = TypeUrl.ClusterLoadAssignment;
 export const LDS = TypeUrl.Listener;
 export const RDS = TypeUrl.RouteConfiguration;
+export const VHDS = TypeUrl.VirtualHost;
 
 export interface WorldState {
   /** Trigger names; each gets host `<name>.test`, one cluster and one endpoint. */
