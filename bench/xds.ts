@@ -3,17 +3,20 @@
  * and LDS wildcard, EDS by cluster name, RDS by route name, and over delta the
  * route table's virtual hosts by VHDS; every response ACKed) in a child process
  * on 127.0.0.1; one trigger changes → time until every stream holds the new
- * routes. Measured from the change entering the pipeline (resolve, translate,
- * encode, push, delivery), without the controller's batching hold-off.
+ * routes. Measured from the source reporting the change to the controller
+ * (batching, resolve, translate, encode, push, delivery).
  *
  * Run via `npm run bench`, or alone: `node --expose-gc dist/bench/xds.js`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { TypeUrl } from '../controller/envoy/protos';
 import { ROUTE_CONFIG_NAME, virtualHostResourceName } from '../controller/envoy/translate';
-import { Pipeline } from '../controller/pipeline';
-import { AdsServer } from '../controller/xds/server';
-import { SnapshotBuilder } from '../controller/xds/snapshot';
+import pino from 'pino';
+import { Controller } from '../controller/controller';
+import { emptyManifestObjects } from '../controller/sources/manifests';
+import type { Source, SourceObjects } from '../controller/sources/source';
+import type { AdsServer } from '../controller/xds/server';
+import type { Snapshot } from '../controller/xds/snapshot';
 import { AdsClient, sotwAck, type DeltaResponse, type SotwResponse } from '../test/support/ads-client';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
 import { machine, mib, percentile } from './stats';
@@ -28,12 +31,14 @@ type ToClients =
 type FromClients = { kind: 'ready' } | { kind: 'done'; id: number } | { kind: 'stopped'; rss: number };
 
 const CHANGES = 20;
+/** The controller's default hold-off (ControllerOptions.holdOffMs). */
+const HOLD_OFF_MS = 100;
 
 interface RunResult {
   latencies: number[];
   /** Bytes of responses and resource entries assembled per change (shared ones once). */
   builtPerChange: number;
-  /** CPU ms of the synchronous push (setSnapshot) per change. */
+  /** Server CPU ms per change, from the source's report until the snapshot is published (resolve and push). */
   pushCpuMs: number;
   serverRss: number;
   clientRss: number;
@@ -71,9 +76,11 @@ async function run(mode: Mode, streams: number, world: BenchWorld): Promise<RunR
   let pushCpu = 0;
   let serverRss = 0;
   for (let change = 0; change < CHANGES; change++) {
+    // Each a lone change: changes within the controller's hold-off of the last resolve are coalesced and wait for it.
+    await new Promise((resolve) => setTimeout(resolve, HOLD_OFF_MS + 20));
     const start = process.hrtime.bigint();
     const builtBefore = world.ads.shared.stats.bytesBuilt;
-    const { version, pushCpuMs } = world.change();
+    const { version, pushCpuMs } = await world.change();
     const done = clients.when(`done:${change}`);
     clients.send({ kind: 'expect', id: change, ...(mode === 'sotw' ? version.sotw : version.delta) });
     await done;
@@ -88,33 +95,73 @@ async function run(mode: Mode, streams: number, world: BenchWorld): Promise<RunR
   return { latencies, builtPerChange: built / CHANGES, pushCpuMs: pushCpu / CHANGES, serverRss, clientRss };
 }
 
-/** The server side: 10k triggers through the pipeline and the snapshot builder, served by an AdsServer. */
+/** The controller's input: the synthetic fleet, with one trigger edited per change. */
+class BenchSource implements Source {
+  readonly fleet = syntheticFleet(10000);
+  triggers = [...this.fleet.triggers];
+  private notify: () => void = () => undefined;
+
+  async start(onChange: () => void): Promise<void> {
+    this.notify = onChange;
+  }
+
+  read(): SourceObjects {
+    return { ...emptyManifestObjects(), triggers: this.triggers, workloads: this.fleet.workloads, hosts: this.fleet.hosts };
+  }
+
+  change(i: number, variant: number): void {
+    this.triggers = this.triggers.map((t, j) => (j === i ? syntheticTrigger(i, variant) : t));
+    this.notify();
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The server side: the controller itself (its change batching, pipeline,
+ * snapshot builder and ADS server) over 10k triggers.
+ */
 class BenchWorld {
-  readonly ads = new AdsServer();
-  port = 0;
-  private readonly fleet = syntheticFleet(10000);
-  private readonly triggers = [...this.fleet.triggers];
-  private readonly pipeline = new Pipeline();
-  private readonly builder = new SnapshotBuilder();
+  private readonly source = new BenchSource();
+  private resolved?: (snapshot: Snapshot) => void;
+  readonly controller = new Controller({
+    source: this.source,
+    xdsAddress: '127.0.0.1:0',
+    adminAddress: '127.0.0.1:0',
+    log: pino({ level: 'silent' }),
+    holdOffMs: HOLD_OFF_MS,
+    onResolved: (_objects, _output, snapshot) => this.resolved?.(snapshot),
+  });
   private changes = 0;
 
+  get ads(): AdsServer {
+    return this.controller.ads;
+  }
+
+  get port(): number {
+    return this.controller.xdsPort;
+  }
+
   async start(): Promise<void> {
-    this.port = await this.ads.listen('127.0.0.1:0');
-    this.ads.setSnapshot(this.builder.build(this.pipeline.run(this.fleet).envoy));
+    await this.controller.start();
   }
 
   clusterNames(): string[] {
     return [...this.ads.currentSnapshot()!.types.get(TypeUrl.Cluster)!.resources.keys()];
   }
 
-  /** One trigger's paths change; returns what holds the new routes (SotW: the table, delta: the trigger's virtual host) and its version. */
-  change(): { version: Record<Mode, { name: string; version: string }>; pushCpuMs: number } {
+  /**
+   * One trigger's paths change, reported by the source as a watch event would be;
+   * returns what holds the new routes (SotW: the table, delta: the trigger's
+   * virtual host) and its version once the controller has published it.
+   */
+  async change(): Promise<{ version: Record<Mode, { name: string; version: string }>; pushCpuMs: number }> {
     this.changes++;
-    const i = (this.changes * 7919) % this.triggers.length;
-    this.triggers[i] = syntheticTrigger(i, this.changes);
-    const snapshot = this.builder.build(this.pipeline.run({ ...this.fleet, triggers: this.triggers }).envoy);
+    const i = (this.changes * 7919) % this.source.triggers.length;
+    const published = new Promise<Snapshot>((resolve) => (this.resolved = resolve));
     const cpu = process.cpuUsage();
-    this.ads.setSnapshot(snapshot);
+    this.source.change(i, this.changes);
+    const snapshot = await published;
     const used = process.cpuUsage(cpu);
     const routes = snapshot.types.get(TypeUrl.RouteConfiguration)!;
     const virtualHost = virtualHostResourceName(syntheticTrigger(i).spec.ingress.host);
@@ -129,7 +176,7 @@ class BenchWorld {
 }
 
 export async function benchXds(): Promise<void> {
-  console.log('xDS push (10k triggers; one trigger changed; streams subscribed like Envoy, in a child process):');
+  console.log(`xDS push (10k triggers; one trigger changed, ${CHANGES} times, each after a quiet ${HOLD_OFF_MS + 20} ms; streams subscribed like Envoy, in a child process; latency includes the controller's batching):`);
   const world = new BenchWorld();
   await world.start();
   for (const mode of ['sotw', 'delta'] as const) {
@@ -139,12 +186,11 @@ export async function benchXds(): Promise<void> {
       `  ${mode.padEnd(5)} 100 streams: change → all hold the new routes p50 ${percentile(many.latencies, 50).toFixed(1)} ms, p99 ${percentile(many.latencies, 99).toFixed(1)} ms` +
         ` (1 stream: p50 ${percentile(one.latencies, 50).toFixed(1)} ms)` +
         ` | encoded per change 100 vs 1 stream: ${(many.builtPerChange / one.builtPerChange).toFixed(2)}× (${mib(many.builtPerChange)} vs ${mib(one.builtPerChange)})` +
-        ` | push CPU ${many.pushCpuMs.toFixed(1)} vs ${one.pushCpuMs.toFixed(1)} ms (grpc-js framing per stream)` +
+        ` | server CPU per change ${many.pushCpuMs.toFixed(1)} vs ${one.pushCpuMs.toFixed(1)} ms (resolve + push)` +
         ` | RSS server ${mib(many.serverRss)}, clients ${mib(many.clientRss)}`,
     );
   }
-  console.log('  (excludes the controller hold-off: a change waits holdOffMs, 100 ms by default, before it enters the pipeline)');
-  await world.ads.close();
+  await world.controller.close();
 }
 
 /** The child process: N raw ADS streams that ACK everything and report when all hold a version of a resource. */
