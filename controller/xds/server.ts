@@ -12,9 +12,11 @@
  * - a request whose `response_nonce` is not the last one sent is stale and ignored;
  * - a change of subscribed names is answered at once, even at the same version
  *   (gRPC clients add cluster and endpoint names one at a time);
- * - make-before-break: types go out as clusters, endpoints, listeners, routes, and
- *   removed clusters (and their endpoints) stay in what a client is sent until it
- *   has ACKed routes that no longer point at them.
+ * - make-before-break: types go out as clusters, endpoints, listeners, routes
+ *   (and, over delta, virtual hosts), and removed clusters (and their endpoints)
+ *   stay in what a client is sent until it has ACKed routes that no longer point
+ *   at them.
+ * - delta clients get the route table over VHDS (snapshot.ts `deltaTypes`).
  *
  * An LDS request for a name that is not Envoy's listener (a proxyless gRPC client
  * dialing `xds:///<host>`) is answered with an `api_listener` Listener whose

@@ -5,6 +5,10 @@
  * whose resources did not change keeps its body and version from the previous
  * snapshot. Versions are hashes of content, so a restarted controller serves the
  * same versions and Envoy does not churn.
+ *
+ * Delta streams read a variant (`deltaTypes`): the route table without virtual
+ * hosts (VHDS enabled) and each virtual host as a resource of its own, cut from
+ * the table's bytes.
  */
 import { hash } from 'node:crypto';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
