@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { deltaAck, sotwAck, sotwNack, type AdsClient, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
-import { CDS, LDS, RDS, VHDS, World } from './support/xds-world';
+import { CDS, EDS, LDS, RDS, VHDS, World } from './support/xds-world';
 
 /** gc() even when node was started without --expose-gc (mocha's config does not pass it). */
 function collectGarbage(): void {
@@ -16,7 +16,7 @@ function collectGarbage(): void {
 }
 
 /** A world whose stream count can be awaited. */
-function countingWorld(): { world: World; streamsAt: (n: number) => Promise<void> } {
+function countingWorld(options: ConstructorParameters<typeof World>[1] = {}): { world: World; streamsAt: (n: number) => Promise<void> } {
   let open = 0;
   const waiters: { n: number; resolve: () => void }[] = [];
   const world = new World({
@@ -27,7 +27,7 @@ function countingWorld(): { world: World; streamsAt: (n: number) => Promise<void
         w.resolve();
       }
     },
-  });
+  }, options);
   const streamsAt = (n: number) =>
     open === n
       ? Promise.resolve()
@@ -104,6 +104,64 @@ describe('ADS streams at scale', function () {
     const growth = process.memoryUsage().heapUsed - baseline;
     // A leaked stream keeps its call, buffers and state (tens of KiB): 1,000 would be tens of MiB.
     assert.ok(growth < 4 * 1024 * 1024, `heap grew by ${(growth / 1024 / 1024).toFixed(1)} MiB`);
+  });
+
+  it('builds one response for every delta stream whose first request names every resource of a type (Envoy\'s endpoints)', async () => {
+    world = await new World().start({ triggers: Array.from({ length: 30 }, (_, i) => `t${i}`) });
+    const client = world.client();
+    const clusters = world.names(EDS);
+    const built = world.ads.shared.stats.responsesBuilt;
+    const streams = Array.from({ length: 20 }, (_, i) => {
+      const s = client.delta();
+      s.send({ type_url: EDS, resource_names_subscribe: clusters, node: { id: `envoy-${i}` } });
+      return s;
+    });
+    const first = await Promise.all(streams.map((s) => s.next()));
+    for (const r of first) assert.equal(r.resources.length, clusters.length);
+    assert.equal(world.ads.shared.stats.responsesBuilt - built, 1, 'one response for all twenty');
+    const partial = client.delta();
+    partial.send({ type_url: EDS, resource_names_subscribe: clusters.slice(1), node: { id: 'partial' } });
+    assert.equal((await partial.next()).resources.length, clusters.length - 1);
+  });
+
+  it('keeps the bytes in flight to many connecting streams within the send budget, and still serves every stream in order', async () => {
+    const triggers = Array.from({ length: 60 }, (_, i) => `t${i}`);
+    world = await new World({}, { sendBudget: { limitBytes: 1 } }).start({ triggers });
+    const client = world.client();
+    const sizes = new Set<number>();
+    const streams = Array.from({ length: 40 }, (_, i) => {
+      const s = client.sotw();
+      // Three types at once: each stream's responses must still arrive in make-before-break order.
+      for (const typeUrl of [CDS, LDS, RDS]) s.send({ type_url: typeUrl, resource_names: typeUrl === RDS ? ['ingress_http'] : [], node: { id: `s-${i}` } });
+      return s;
+    });
+    for (const s of streams) {
+      const got = [await s.next(), await s.next(), await s.next()];
+      assert.deepEqual(got.map((r) => r.type_url), [CDS, LDS, RDS]);
+      for (const r of got) sizes.add(r.bytes);
+    }
+    // A 1-byte budget lets one write out at a time: never more than the largest response in flight.
+    assert.ok(world.ads.sendBudget.peakBytes <= Math.max(...sizes) + 64, `peak ${world.ads.sendBudget.peakBytes} bytes, largest response ${Math.max(...sizes)}`);
+    assert.equal(world.ads.sendBudget.bytesInFlight, 0, 'every write gave its budget back');
+  });
+
+  it('gives back the budget of a stream that goes away with writes queued', async () => {
+    const counting = countingWorld({ sendBudget: { limitBytes: 1 } });
+    world = await counting.world.start({ triggers: Array.from({ length: 60 }, (_, i) => `t${i}`) });
+    const client = world.client();
+    const streams = Array.from({ length: 30 }, (_, i) => {
+      const s = client.sotw();
+      s.send({ type_url: RDS, resource_names: ['ingress_http'], node: { id: `s-${i}` } });
+      return s;
+    });
+    // The first stream is served; the rest close without reading.
+    await streams[0].next();
+    for (const s of streams.slice(1)) s.cancel();
+    await counting.streamsAt(1);
+    const probe = client.sotw();
+    probe.send({ type_url: CDS, node: { id: 'probe' } });
+    assert.equal((await probe.next()).type_url, CDS, 'a new stream is served: the closed ones hold no budget');
+    assert.equal(world.ads.sendBudget.bytesInFlight, 0);
   });
 
   it('does not resend when 50 clients NACK the same routes at once', async () => {

@@ -148,6 +148,12 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     state.has = base.resources;
     state.overrides = overrides;
     if (updated.length === 0 && removed.length === 0) return;
+    if (removed.length === 0 && overrides.size === 0 && updated.length === base.resources.size) {
+      // The whole type (Envoy's first request names every cluster's endpoints): one response for every such stream.
+      const whole = shared.diff(EMPTY_RESOURCES, base.resources);
+      this.sendDelta(typeUrl, state, whole.updated, [], whole);
+      return;
+    }
     updated.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.sendDelta(typeUrl, state, updated, removed);
   }

@@ -28,6 +28,7 @@ import * as grpc from '@grpc/grpc-js';
 import { messageType, TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { apiListener, jsonResource, ROUTE_CONFIG_NAME, virtualHostLookup, type VirtualHostSource } from '../envoy/translate';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
+import { SendBudget, type SendBudgetOptions } from './send-budget';
 import { SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
 import { EncodedResource, type Snapshot } from './snapshot';
 import { HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamHost, type TypeRecord, type XdsServerEvents } from './stream';
@@ -35,6 +36,8 @@ import { HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamH
 export type { ClientStatus, XdsServerEvents } from './stream';
 
 const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+/** Response bytes in flight across streams before further writes wait (send-budget.ts). */
+export const DEFAULT_SEND_BUDGET_BYTES = 64 * 1024 * 1024;
 
 interface DiscoveryRequest {
   version_info?: string;
@@ -62,8 +65,13 @@ export class AdsServer implements StreamHost {
   private nextStreamId = 1;
   readonly server = new grpc.Server();
   readonly shared = new SharedEncodings();
+  readonly sendBudget: SendBudget;
 
-  constructor(readonly events: XdsServerEvents = {}) {
+  constructor(
+    readonly events: XdsServerEvents = {},
+    options: { sendBudget?: SendBudgetOptions } = {},
+  ) {
+    this.sendBudget = new SendBudget(options.sendBudget ?? { limitBytes: DEFAULT_SEND_BUDGET_BYTES });
     const method = (name: string, requestTypeName: string) => {
       const requestType = messageType(requestTypeName);
       return {
@@ -151,6 +159,7 @@ export class AdsServer implements StreamHost {
     this.streams.add(entry);
     this.events.onStreamChange?.(this.streams.size);
     const close = () => {
+      stream.closed();
       if (this.streams.delete(entry)) this.events.onStreamChange?.(this.streams.size);
     };
     call.on('data', (request: R) => stream.handle(request));

@@ -5,6 +5,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { TYPE_ORDER } from './snapshot';
+import type { BudgetWaiter, SendBudget } from './send-budget';
 import type { SharedEncodings } from './shared';
 import type { EncodedResource, Snapshot } from './snapshot';
 
@@ -27,6 +28,7 @@ export interface XdsServerEvents {
 export interface StreamHost {
   readonly events: XdsServerEvents;
   readonly shared: SharedEncodings;
+  readonly sendBudget: SendBudget;
   currentSnapshot(): Snapshot | undefined;
   /** The Listener a proxyless gRPC client gets for `name`. */
   apiListener(name: string): EncodedResource;
@@ -52,10 +54,15 @@ export interface AdsRequest {
   type_url?: string;
 }
 
-export abstract class XdsStream<Request extends AdsRequest, State extends TypeRecord> {
+export abstract class XdsStream<Request extends AdsRequest, State extends TypeRecord> implements BudgetWaiter {
   protected nodeId = '';
   private readonly connectedAt = new Date();
   protected readonly types = new Map<ResourceTypeUrl, State>();
+  /** Responses sent (as far as the protocol goes) but waiting for the server's send budget, in order. */
+  private readonly outbox: Buffer[] = [];
+  /** Budget held by writes not yet done, released when they are or when the stream closes. */
+  private readonly held = new Set<() => void>();
+  private isClosed = false;
 
   constructor(
     readonly id: number,
@@ -96,15 +103,41 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   protected abstract hasNewer(typeUrl: ResourceTypeUrl, state: State): boolean;
 
   end(): void {
+    this.closed();
     this.call.end();
+  }
+
+  /** The stream is gone: drop what waits and give back the budget its writes held. */
+  closed(): void {
+    this.isClosed = true;
+    this.outbox.length = 0;
+    this.host.sendBudget.forget(this);
+    for (const release of this.held) release();
+    this.held.clear();
   }
 
   protected send(typeUrl: ResourceTypeUrl, state: State, bytes: Buffer, nonce: string, version: string): void {
     state.sentVersion = version;
     state.sentNonce = nonce;
     state.acked = false;
-    this.call.write(bytes);
+    this.outbox.push(bytes);
+    if (!this.flush()) this.host.sendBudget.wait(this);
     this.host.events.onPush?.(typeUrl, bytes.length);
+  }
+
+  flush(): boolean {
+    while (this.outbox.length > 0 && !this.isClosed) {
+      const bytes = this.outbox[0];
+      const release = this.host.sendBudget.take(bytes.length);
+      if (!release) return false;
+      this.outbox.shift();
+      this.held.add(release);
+      this.call.write(bytes, () => {
+        this.held.delete(release);
+        release();
+      });
+    }
+    return true;
   }
 
   /** Records an ACK or NACK of the last response; returns whether it was a NACK. */

@@ -33,8 +33,8 @@ export class World {
   private readonly builder = new SnapshotBuilder();
   snapshot?: Snapshot;
 
-  constructor(events: XdsServerEvents = {}) {
-    this.ads = new AdsServer(events);
+  constructor(events: XdsServerEvents = {}, options: ConstructorParameters<typeof AdsServer>[1] = {}) {
+    this.ads = new AdsServer(events, options);
   }
 
   async start(state: WorldState): Promise<this> {
