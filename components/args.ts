@@ -134,7 +134,13 @@ export interface EnvoyArgs {
   resources?: ResourceRequirementsArgs;
   /** The `ingress` Service in front of Envoy. */
   service?: EnvoyServiceArgs;
-  /** ADS flavour Envoy asks the controller for: `GRPC` (state of the world, the default: the flavour tested here against a real xDS client) or `DELTA_GRPC` (incremental; also served). */
+  /**
+   * ADS flavour Envoy asks the controller for: `GRPC` (state of the world, the
+   * default: the flavour tested here against a real xDS client; every routing
+   * change resends the whole route table to every Envoy) or `DELTA_GRPC`
+   * (incremental, with the route table's virtual hosts over VHDS: a change sends
+   * only the virtual hosts it touched; use it for thousands of triggers).
+   */
   adsApiType?: AdsApiType;
 }
 
