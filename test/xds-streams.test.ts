@@ -124,6 +124,26 @@ describe('ADS streams at scale', function () {
     assert.equal((await partial.next()).resources.length, clusters.length - 1);
   });
 
+  it('holds one set of subscribed names for streams that subscribed the same names, not one per stream', async () => {
+    world = await new World().start({ triggers: Array.from({ length: 5000 }, (_, i) => `t${i}`) });
+    const client = world.client();
+    const clusters = world.names(EDS);
+    const subscribeAll = (i: number) => {
+      const s = client.delta();
+      s.send({ type_url: EDS, resource_names_subscribe: clusters, node: { id: `envoy-${i}` } });
+      return s.next().then((r) => (s.send(deltaAck(r)), s));
+    };
+    await subscribeAll(0); // the shared set and response exist from here on
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed;
+    const streams = await Promise.all(Array.from({ length: 40 }, (_, i) => subscribeAll(i + 1)));
+    collectGarbage();
+    const growth = process.memoryUsage().heapUsed - before;
+    // A set of 5,000 names of its own per stream would be ~15 MiB for 40 streams.
+    assert.ok(growth < 6 * 1024 * 1024, `heap grew by ${(growth / 1024 / 1024).toFixed(1)} MiB for 40 streams`);
+    assert.equal(streams.length, 40);
+  });
+
   it('keeps the bytes in flight to many connecting streams within the send budget, and still serves every stream in order', async () => {
     const triggers = Array.from({ length: 60 }, (_, i) => `t${i}`);
     world = await new World({}, { sendBudget: { limitBytes: 1 } }).start({ triggers });

@@ -21,7 +21,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { ROUTE_CONFIG_NAME } from '../envoy/translate';
-import { EMPTY_RESOURCES, type Diff, type ResourceMap } from './shared';
+import { EMPTY_RESOURCES, NO_NAMES, type Diff, type ResourceMap } from './shared';
 import type { EncodedResource } from './snapshot';
 import { HELD_TYPES, XdsStream, type StreamHost, type TypeRecord } from './stream';
 
@@ -37,8 +37,8 @@ export interface DeltaDiscoveryRequest {
 
 interface DeltaState extends TypeRecord {
   wildcard: boolean;
-  /** Names subscribed explicitly. */
-  names: Set<string>;
+  /** Names subscribed explicitly; a set shared with streams that subscribed the same (shared.ts `names`). */
+  names: ReadonlySet<string>;
   /** What the client holds, for subscribed names, unless `overrides` says otherwise. */
   has: ResourceMap;
   /** Per-stream exceptions to `has`: the version the client holds, or null for none. */
@@ -53,7 +53,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
   protected handleType(typeUrl: ResourceTypeUrl, request: DeltaDiscoveryRequest): void {
     let state = this.types.get(typeUrl);
     const first = !state;
-    if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: new Set(), has: EMPTY_RESOURCES, overrides: new Map() }));
+    if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: NO_NAMES, has: EMPTY_RESOURCES, overrides: new Map() }));
 
     let acked = false;
     if (request.response_nonce && request.response_nonce === state.sentNonce && !state.acked && !state.nacked) {
@@ -68,8 +68,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     for (const name of subscribe) {
       if (name === '*' || isNamespaceWildcard(typeUrl, name)) {
         state.wildcard = true;
-      } else if (!state.names.has(name)) {
-        state.names.add(name);
+      } else if (!state.names.has(name) && !fresh.has(name)) {
         fresh.add(name);
         if (!state.wildcard) state.overrides.set(name, initial[name] ?? null);
       }
@@ -78,10 +77,15 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
       // What the client kept from an earlier stream: not sent again if unchanged.
       for (const [name, version] of Object.entries(initial)) state.overrides.set(name, version);
     }
+    const dropped: string[] = [];
     for (const name of unsubscribe) {
       if (name === '*' || isNamespaceWildcard(typeUrl, name)) state.wildcard = false;
-      else if (state.names.delete(name) && !state.wildcard) state.overrides.delete(name);
+      else if ((state.names.has(name) || fresh.has(name)) && !dropped.includes(name)) {
+        dropped.push(name);
+        if (!state.wildcard) state.overrides.delete(name);
+      }
     }
+    state.names = this.host.shared.names(state.names, [...fresh], dropped);
 
     if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.some((n) => n === '*' || isNamespaceWildcard(typeUrl, n))) this.pushType(typeUrl, state, fresh);
     // An ACK releases whatever waited for it (newer content, later types, removals held back for the old routes).

@@ -29,7 +29,7 @@ import { messageType, TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { apiListener, jsonResource, ROUTE_CONFIG_NAME, virtualHostLookup, type VirtualHostSource } from '../envoy/translate';
 import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
 import { SendBudget, type SendBudgetOptions } from './send-budget';
-import { SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
+import { NO_NAMES, SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
 import { EncodedResource, type Snapshot } from './snapshot';
 import { HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamHost, type TypeRecord, type XdsServerEvents } from './stream';
 
@@ -174,12 +174,12 @@ export class AdsServer implements StreamHost {
 
 /** What one state-of-the-world stream has asked for and been sent, per type. */
 interface SotwState extends TypeRecord {
-  /** undefined = wildcard (everything of the type). */
-  names?: Set<string>;
+  /** undefined = wildcard (everything of the type); a set shared with streams that asked for the same (shared.ts `names`). */
+  names?: ReadonlySet<string>;
   /** What the last response carried (a shared set). */
   sent?: ResourceSet;
   /** Whether `names` covers every resource of `map` (cached: checked once per map and name set). */
-  coverage?: { map: ResourceMap; names: Set<string>; covers: boolean };
+  coverage?: { map: ResourceMap; names: ReadonlySet<string>; covers: boolean };
 }
 
 class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
@@ -196,8 +196,9 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
     const first = state.sentNonce === undefined;
     const names = request.resource_names ?? [];
     const wildcard = names.length === 0 || names.includes('*');
-    const namesChanged = wildcard ? state.names !== undefined : !sameNames(state.names, names);
-    if (namesChanged || first) state.names = wildcard ? undefined : new Set(names);
+    const requested = wildcard ? undefined : new Set(names);
+    const namesChanged = requested ? !sameNames(state.names, requested) : state.names !== undefined;
+    if (namesChanged || first) state.names = requested && this.sharedNames(state.names ?? NO_NAMES, requested);
     if (!first && this.record(typeUrl, state, request.error_detail, request.version_info) && !namesChanged) return;
     // A new subscription is answered at once; an ACK releases whatever waited for
     // it (newer content, later types, clusters held back for the old routes).
@@ -242,7 +243,16 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
     return this.host.shared.subset(typeUrl, resources);
   }
 
-  private covers(state: SotwState, names: Set<string>, map: ResourceMap): boolean {
+  /** The requested names as a set shared with streams that went from `current` to the same names. */
+  private sharedNames(current: ReadonlySet<string>, requested: ReadonlySet<string>): ReadonlySet<string> {
+    return this.host.shared.names(
+      current,
+      [...requested].filter((n) => !current.has(n)),
+      [...current].filter((n) => !requested.has(n)),
+    );
+  }
+
+  private covers(state: SotwState, names: ReadonlySet<string>, map: ResourceMap): boolean {
     if (state.coverage?.map !== map || state.coverage.names !== names) {
       let covers = true;
       for (const name of map.keys()) {
@@ -273,8 +283,6 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
   }
 }
 
-function sameNames(current: Set<string> | undefined, names: string[]): boolean {
-  if (!current) return false;
-  const next = new Set(names);
-  return next.size === current.size && [...next].every((n) => current.has(n));
+function sameNames(current: ReadonlySet<string> | undefined, next: ReadonlySet<string>): boolean {
+  return !!current && next.size === current.size && [...next].every((n) => current.has(n));
 }

@@ -41,6 +41,7 @@ class DerivedSet implements ResourceSet {
 }
 
 export const EMPTY_RESOURCES: ResourceMap = new Map();
+export const NO_NAMES: ReadonlySet<string> = new Set();
 
 /** What changed from one resource map to another. */
 export interface Diff {
@@ -77,6 +78,37 @@ export class SharedEncodings {
   private readonly countBuild = (bytes: number) => {
     this.stats.bytesBuilt += bytes;
   };
+
+  /**
+   * Subscribed name sets, by the set they were derived from and the change: every
+   * Envoy subscribes to the same 10k cluster names for EDS, and then to the same
+   * additions; sharing the sets keeps that one set, not one per stream. Held
+   * weakly: a set no stream holds any more is dropped.
+   */
+  private readonly derivedNames = new WeakMap<ReadonlySet<string>, Map<string, WeakRef<ReadonlySet<string>>>>();
+  private readonly forgetNames = new FinalizationRegistry<{ from: WeakRef<ReadonlySet<string>>; key: string }>(({ from, key }) => {
+    const parent = from.deref();
+    const byChange = parent && this.derivedNames.get(parent);
+    if (byChange && !byChange.get(key)?.deref()) byChange.delete(key);
+  });
+
+  /** `from` with `add` added, then `remove` removed; streams making the same change to the same set share the result. */
+  names(from: ReadonlySet<string>, add: readonly string[], remove: readonly string[]): ReadonlySet<string> {
+    if (add.length === 0 && remove.length === 0) return from;
+    const key = `${[...add].sort().join('\n')}\u0000${[...remove].sort().join('\n')}`;
+    let byChange = this.derivedNames.get(from);
+    if (!byChange) this.derivedNames.set(from, (byChange = new Map()));
+    let next = byChange.get(key)?.deref();
+    if (!next) {
+      const set = new Set(from);
+      for (const name of add) set.add(name);
+      for (const name of remove) set.delete(name);
+      next = set;
+      byChange.set(key, new WeakRef(next));
+      this.forgetNames.register(next, { from: new WeakRef(from), key });
+    }
+    return next;
+  }
 
   /** Nonces are unique per server, so a response (and its nonce) can be shared by streams. */
   nextNonce(): string {
