@@ -228,6 +228,17 @@ describe('ADS protocol (raw client): delta', function () {
     assert.equal((sotw.resources[0].decode().virtual_hosts as object[]).length, 1);
   });
 
+  it('sends a reconnecting Envoy only the virtual hosts that changed while it was away (VHDS with initial_resource_versions)', async () => {
+    world = await new World().start({ triggers: ['a', 'b', 'c'] });
+    const first = await deltaSubscribe(world.client().delta(), VHDS, ['ingress_http']);
+    const held = Object.fromEntries(first.resources.map((r) => [r.name, r.version]));
+    world.set({ triggers: ['a', 'b', 'c'], paths: { c: '/moved' } });
+    const stream = world.client().delta();
+    const resumed = await deltaSubscribe(stream, VHDS, ['ingress_http'], held);
+    assert.deepEqual(deltaNames(resumed), ['ingress_http/c.test']);
+    assert.deepEqual(resumed.removed_resources, []);
+  });
+
   it('holds a cluster removal until the virtual hosts without it are ACKed', async () => {
     world = await new World().start({ triggers: ['a', 'b'] });
     const stream = world.client().delta();
