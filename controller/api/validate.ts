@@ -140,6 +140,9 @@ export function hostInterfaceProblems(interfaces: HostInterface[] | undefined, f
 
 /** Problems in a WorkloadSpec that its schema cannot express. */
 export function workloadSpecProblems(spec: WorkloadSpec, field: string): string[] {
+  // Most specs have no host interfaces, volumes or mounts: nothing to cross-check (and nothing to allocate).
+  const mounted = spec.service?.localResources?.volumeMounts?.length || spec.components?.some((c) => c.localResources?.volumeMounts?.length);
+  if (!spec.hostInterfaces?.length && !spec.volumes?.length && !mounted) return [];
   const problems = hostInterfaceProblems(spec.hostInterfaces, `${field}.hostInterfaces`);
   const volumes = new Set((spec.volumes ?? []).map((v) => v.name));
   const mounts = [
@@ -179,6 +182,10 @@ export function checkedHTTPTrigger(object: unknown): TriggerCheck {
   return check;
 }
 
+function failure(trigger: string, reason: DiagnosticReason, problems: string[]): TriggerCheck {
+  return { ok: false, diagnostic: { trigger, reason, message: problems.join('; ') } };
+}
+
 /** Validates an HTTPTrigger manifest (schema, then semantics); never throws. */
 export function checkHTTPTrigger(object: unknown): TriggerCheck {
   const meta = (object as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
@@ -186,21 +193,19 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
     namespace: typeof meta?.namespace === 'string' ? meta.namespace : undefined,
     name: typeof meta?.name === 'string' ? meta.name : '(unnamed)',
   });
-  const fail = (reason: DiagnosticReason, problems: string[]): TriggerCheck => ({
-    ok: false,
-    diagnostic: { trigger: key, reason, message: problems.join('; ') },
-  });
   const schema = validateSchema<HTTPTrigger>('HTTPTrigger', object);
-  if (!schema.ok) return fail('Invalid', schema.errors);
+  if (!schema.ok) return failure(key, 'Invalid', schema.errors);
   const trigger = schema.value;
   const { spec, metadata } = trigger;
-  const problems = [
-    ...metadataProblems(metadata.namespace, metadata.name),
-    ...hostProblems(spec.ingress.host),
-    ...workloadSpecProblems(spec.template.spec, 'template.spec'),
-  ];
+  const problems = metadataProblems(metadata.namespace, metadata.name);
+  for (const found of [hostProblems(spec.ingress.host), workloadSpecProblems(spec.template.spec, 'template.spec')]) {
+    if (found.length > 0) problems.push(...found);
+  }
   const paths = spec.ingress.paths ?? [];
-  paths.forEach((p, i) => problems.push(...pathProblems(p.path, i)));
+  for (let i = 0; i < paths.length; i++) {
+    const found = pathProblems(paths[i].path, i);
+    if (found.length > 0) problems.push(...found);
+  }
   const timeout = spec.timeout === undefined ? DEFAULT_TIMEOUT : parseGoDuration(spec.timeout);
   if ('error' in timeout) problems.push(`timeout: ${timeout.error}`);
   // Not typed by the schema: anything can arrive here, including objects that
@@ -209,21 +214,22 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
   const createdAt =
     created === undefined ? Number.POSITIVE_INFINITY : typeof created === 'string' && RFC3339.test(created) ? Date.parse(created) : Number.NaN;
   if (Number.isNaN(createdAt)) problems.push(`metadata.creationTimestamp ${show(created)} is not an RFC 3339 time`);
-  if (problems.length > 0) return fail('Invalid', problems);
+  if (problems.length > 0) return failure(key, 'Invalid', problems);
   const unsupported = paths.filter((p) => p.pathType !== 'Exact' && p.pathType !== 'Prefix');
   if (unsupported.length > 0) {
-    return fail('UnsupportedPathType', [
+    return failure(key, 'UnsupportedPathType', [
       `pathType ${[...new Set(unsupported.map((p) => JSON.stringify(p.pathType)))].join(', ')} is not supported (path ${unsupported
         .map((p) => p.path)
         .join(', ')}): use Exact or Prefix; the whole trigger is skipped until then`,
     ]);
   }
   const namespace = metadata.namespace ?? 'default';
-  const unique = new Map<string, ValidPath>();
+  // Repeats collapse (at most 64 paths, the CRD's maxItems: a scan beats a map).
+  const unique: ValidPath[] = [];
   for (const p of paths) {
     const type = p.pathType as PathType;
     const path = type === 'Prefix' && p.path.length > 1 && p.path.endsWith('/') ? p.path.slice(0, -1) : p.path;
-    unique.set(`${type} ${path}`, { type, path });
+    if (!unique.some((u) => u.type === type && u.path === path)) unique.push({ type, path });
   }
   const host = spec.ingress.host.toLowerCase();
   return {
@@ -235,7 +241,7 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
       createdAt,
       host,
       wildcard: host.startsWith('*.'),
-      paths: [...unique.values()],
+      paths: unique,
       timeout: timeout as Duration,
       upstreamHost: triggerUpstreamHost(namespace, metadata.name),
       source: trigger,
