@@ -58,8 +58,9 @@ export interface ResolveInput {
  * The cluster (and EDS service) name of a trigger: its `namespace/name`, kept
  * short since every route repeats it.
  */
-export function clusterName(trigger: { namespace: string; name: string }): string {
-  return `${trigger.namespace}/${trigger.name}`;
+export function clusterName(trigger: { namespace: string; name: string; key?: string }): string {
+  // A validated trigger's key is this very string, already built (and hashed by the maps that used it).
+  return trigger.key ?? `${trigger.namespace}/${trigger.name}`;
 }
 
 const NO_ENDPOINTS: readonly Endpoint[] = [];
@@ -162,7 +163,8 @@ export class Resolver {
       }
     }
     const sorted = valid.slice().sort(compareAdmissionOrder);
-    this.sortedIndex = new Map(sorted.map((t, i) => [t, i]));
+    this.sortedIndex = new Map();
+    sorted.forEach((t, i) => this.sortedIndex.set(t, i));
     this.lastSorted = sorted;
     return { sorted };
   }
