@@ -71,6 +71,30 @@ describe('properties of the routing core', () => {
     );
   });
 
+  it('gives, through one pipeline reused across edits in place (the incremental path), what a fresh pipeline gives', () => {
+    const edit = fc.record({ at: fc.nat(), host: fc.constantFrom(...HOSTS), paths: fc.array(fc.tuple(pathArb, fc.constantFrom('Exact', 'Prefix')), { minLength: 1, maxLength: 3 }) });
+    fc.assert(
+      fc.property(uniqueTriggersArb().filter((specs) => specs.length > 0), fc.array(edit, { minLength: 1, maxLength: 6 }), (specs, edits) => {
+        const reused = new Pipeline();
+        let current = specs.map(toManifest);
+        reused.run({ triggers: current, workloads: [], hosts: [] });
+        for (const e of edits) {
+          // An edit keeps the trigger's name and creation time, and changes its host or paths (conflicts come and go).
+          const i = e.at % specs.length;
+          current = current.map((t, j) => (j === i ? toManifest({ ...specs[i], host: e.host, paths: e.paths }) : t));
+          const view = (out: PipelineOutput) => ({
+            virtualHosts: out.model.virtualHosts.map((v) => [v.host, v.routes.map((r) => [r.trigger.key, r.match.type, r.match.path])]),
+            clusters: out.model.clusters.map((c) => c.name),
+            diagnostics: out.diagnostics,
+            routes: out.resources.routeConfigurations,
+          });
+          assert.deepEqual(view(reused.run({ triggers: current, workloads: [], hosts: [] })), view(run(current)));
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('gives well-formed route tables: unique matches per virtual host, unique domains, every cluster routed to exists', () => {
     fc.assert(
       fc.property(uniqueTriggersArb(), (specs) => {
