@@ -62,9 +62,10 @@ function loadFieldNumbers() {
 let fieldNumbers: ReturnType<typeof loadFieldNumbers> | undefined;
 const F = () => (fieldNumbers ??= loadFieldNumbers());
 
-/** Scratch space for parts repeated within one message (a trigger's action and metadata, a wildcard matcher). */
+/** Scratch space for parts repeated within one message (a trigger's action and metadata, a wildcard matcher, an endpoint hostname). */
 const routeTail = new WireWriter(512);
 const headerPart = new WireWriter(256);
+const hostnameField = new WireWriter(320);
 
 /** A route's match, written as one specifier (`path` or `prefix`). */
 export type MatchSpecifier = 'path' | 'prefix';
@@ -220,6 +221,10 @@ export function writeAssignment(w: WireWriter, clusterName: string, endpoints: r
   w.tag(f.assignment.cluster_name, LEN);
   w.string(clusterName);
   if (endpoints.length === 0) return;
+  // Every endpoint carries the same hostname: encode it once.
+  hostnameField.reset();
+  hostnameField.tag(f.endpoint.hostname, LEN);
+  hostnameField.string(hostname);
   w.tag(f.assignment.endpoints, LEN);
   const locality = w.beginLength();
   w.tag(f.localityEndpoints.locality, LEN);
@@ -239,8 +244,7 @@ export function writeAssignment(w: WireWriter, clusterName: string, endpoints: r
     w.varint(e.port);
     w.endLength(socket);
     w.endLength(address);
-    w.tag(f.endpoint.hostname, LEN);
-    w.string(hostname);
+    w.copyFrom(hostnameField);
     w.endLength(endpoint);
     w.endLength(lb);
   }

@@ -182,7 +182,9 @@ export class SnapshotBuilder {
     if (last && last.input.length === list.length && last.input.every((resource, i) => resource === list[i])) return last.snapshot;
     // Sized from the last body of this type, so a 4 MiB route table is not grown by doubling each time.
     const writer = new WireWriter(Math.max(1024, list.length * 160, last ? last.snapshot.body.length + (last.snapshot.body.length >> 3) : 0));
-    const fresh: { resource: EnvoyResource; start: number; end: number }[] = [];
+    // Resources encoded now, with where each lies in the body (parallel arrays: tens of thousands of them).
+    const fresh: EnvoyResource[] = [];
+    const bounds: number[] = [];
     const slots: (EncodedResource | number)[] = [];
     let table: (WrittenTable & { end: number }) | undefined;
     for (const resource of list) {
@@ -200,7 +202,8 @@ export class SnapshotBuilder {
       writer.endLength(mark);
       if (table?.table === resource) table.end = writer.pos;
       slots.push(fresh.length);
-      fresh.push({ resource, start, end: writer.pos });
+      fresh.push(resource);
+      bounds.push(start, writer.pos);
     }
     // Views are taken only now: the writer's buffer may have been reallocated while growing.
     const buffer = writer.buf;
@@ -213,8 +216,8 @@ export class SnapshotBuilder {
     }
     const encoded = slots.map((slot) => {
       if (typeof slot !== 'number') return slot;
-      const { resource, start, end } = fresh[slot];
-      const encoded = new EncodedResource(resource.name, typeUrl, buffer, start, end, resource, resource === table?.table ? tableVersion : undefined);
+      const resource = fresh[slot];
+      const encoded = new EncodedResource(resource.name, typeUrl, buffer, bounds[2 * slot], bounds[2 * slot + 1], resource, resource === table?.table ? tableVersion : undefined);
       this.encoded.set(resource, encoded);
       return encoded;
     });
