@@ -88,7 +88,7 @@ export function jsonResource(json: ProtoJson): EnvoyResource {
   };
 }
 
-/** Deep-frozen: shared constants are encoded once (see wire.ts) and must never change. */
+/** Deep-frozen: shared by every resource rendered to JSON, so no reader of one can change them for all. */
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const v of Object.values(value)) deepFreeze(v);

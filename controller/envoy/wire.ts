@@ -2,11 +2,13 @@
  * A fast encoder from the proto3 JSON mapping straight to protobuf wire bytes,
  * driven by the protobufjs reflection of the Envoy API.
  *
- * protobufjs needs a conversion pass and then encodes through a chain of forked
- * writers; for a 10k-trigger route table that is ~10x slower than writing into
- * one growing buffer and back-patching each nested message's length. The bytes
- * decode to the same message (tests check every translated resource against
- * protobufjs), so this is an encoder, not a second definition of the API.
+ * It writes into one growing buffer and back-patches each nested message's
+ * length, where protobufjs needs a conversion pass and a chain of forked writers.
+ * It serves what is written from JSON (listeners, API listeners, bootstraps, the
+ * fields every cluster shares); the routes, clusters and assignments there are
+ * thousands of are written by encode.ts. The bytes decode to the same message
+ * (tests check every resource against protobufjs), so this is an encoder, not a
+ * second definition of the API.
  */
 import * as protobuf from 'protobufjs';
 import { parseProtoDuration } from './proto-duration';
@@ -308,7 +310,7 @@ export function encodeWith(write: (w: WireWriter) => void): Uint8Array {
 function writeMessageBody(w: WireWriter, codec: MessageCodec, json: unknown): void {
   switch (codec.wellKnown) {
     case 'Duration': {
-      const d = typeof json === 'string' ? parsedDuration(json) : (json as { seconds?: number; nanos?: number });
+      const d = typeof json === 'string' ? parseProtoDuration(json) : (json as { seconds?: number; nanos?: number });
       if (d.seconds) (w.tag(1, WIRE_VARINT), w.varint(Number(d.seconds)));
       if (d.nanos) (w.tag(2, WIRE_VARINT), w.varint(d.nanos));
       return;
@@ -342,18 +344,6 @@ function writeMessageBody(w: WireWriter, codec: MessageCodec, json: unknown): vo
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new FieldError(`expected an object for ${codec.fullName}`);
   const object = json as ProtoJson;
   for (const key in object) writeKey(w, codec, key, object[key]);
-}
-
-const durations = new Map<string, { seconds: number; nanos: number }>();
-
-/** Timeouts repeat across thousands of routes: parse each distinct one once. */
-function parsedDuration(text: string): { seconds: number; nanos: number } {
-  let d = durations.get(text);
-  if (!d) {
-    d = parseProtoDuration(text);
-    if (durations.size < 1024) durations.set(text, d);
-  }
-  return d;
 }
 
 function writeKey(w: WireWriter, codec: MessageCodec, key: string, value: unknown): void {
@@ -398,33 +388,9 @@ function writeKey(w: WireWriter, codec: MessageCodec, key: string, value: unknow
   }
 }
 
-/**
- * Encodings of frozen message objects. The translator shares one frozen object
- * wherever the same sub-message repeats (a trigger's route action and metadata
- * across its routes, every cluster's EDS and outlier settings), so it is
- * encoded once and then copied.
- */
-const frozenEncodings = new WeakMap<object, { codec: MessageCodec; bytes: Uint8Array }>();
-
-function frozenEncoding(codec: MessageCodec, value: object): Uint8Array {
-  const cached = frozenEncodings.get(value);
-  if (cached?.codec === codec) return cached.bytes;
-  const w = new WireWriter(256);
-  writeMessageBody(w, codec, value);
-  const bytes = w.finish();
-  frozenEncodings.set(value, { codec, bytes });
-  return bytes;
-}
-
 function writeField(w: WireWriter, field: FieldCodec, value: unknown): void {
   switch (field.kind) {
     case 'message': {
-      if (typeof value === 'object' && value !== null && Object.isFrozen(value)) {
-        const bytes = frozenEncoding(field.message!, value);
-        w.tag(field.number, WIRE_LEN);
-        w.bytes(bytes);
-        return;
-      }
       w.tag(field.number, WIRE_LEN);
       const mark = w.beginLength();
       writeMessageBody(w, field.message!, value);
