@@ -66,7 +66,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     const initial = request.initial_resource_versions ?? {};
     if (first && subscribe.length === 0 && !unsubscribe.includes('*')) state.wildcard = true; // legacy wildcard
     for (const name of subscribe) {
-      if (name === '*' || isNamespaceWildcard(typeUrl, name)) {
+      if (isWildcardName(typeUrl, name)) {
         state.wildcard = true;
       } else if (!state.names.has(name) && !fresh.has(name)) {
         fresh.add(name);
@@ -79,7 +79,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     }
     const dropped: string[] = [];
     for (const name of unsubscribe) {
-      if (name === '*' || isNamespaceWildcard(typeUrl, name)) state.wildcard = false;
+      if (isWildcardName(typeUrl, name)) state.wildcard = false;
       else if ((state.names.has(name) || fresh.has(name)) && !dropped.includes(name)) {
         dropped.push(name);
         if (!state.wildcard) state.overrides.delete(name);
@@ -87,7 +87,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     }
     state.names = this.host.shared.names(state.names, [...fresh], dropped);
 
-    if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.some((n) => n === '*' || isNamespaceWildcard(typeUrl, n))) this.pushType(typeUrl, state, fresh);
+    if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.some((n) => isWildcardName(typeUrl, n))) this.pushType(typeUrl, state, fresh);
     // An ACK releases whatever waited for it (newer content, later types, removals held back for the old routes).
     if (acked) this.push();
   }
@@ -200,10 +200,11 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
 }
 
 /**
- * Envoy's VHDS subscribes to the route configuration's name as a namespace:
- * every virtual host named `<route configuration>/…`. Ours is the only route
- * configuration, so that namespace is every VirtualHost resource.
+ * `*`, or, for virtual hosts, the route configuration's name: Envoy's VHDS
+ * subscribes to it as a namespace (every virtual host named `<route
+ * configuration>/…`), and ours is the only route configuration, so that
+ * namespace is every VirtualHost resource.
  */
-function isNamespaceWildcard(typeUrl: ResourceTypeUrl, name: string): boolean {
-  return typeUrl === TypeUrl.VirtualHost && name === ROUTE_CONFIG_NAME;
+function isWildcardName(typeUrl: ResourceTypeUrl, name: string): boolean {
+  return name === '*' || (typeUrl === TypeUrl.VirtualHost && name === ROUTE_CONFIG_NAME);
 }
