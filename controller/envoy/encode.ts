@@ -79,9 +79,19 @@ export function writeRouteTableHead(w: WireWriter, name: string): void {
   w.varint(1);
 }
 
-/** Frames one encoded VirtualHost as a RouteConfiguration `virtual_hosts` entry. */
-export function virtualHostsField(): number {
-  return F().routeConfiguration.virtual_hosts;
+/** Writes a virtual host as an entry of RouteConfiguration.virtual_hosts: field tag, length, message. */
+export function writeVirtualHostEntry(w: WireWriter, virtualHost: { write(w: WireWriter): void }): void {
+  w.tag(F().routeConfiguration.virtual_hosts, LEN);
+  const mark = w.beginLength();
+  virtualHost.write(w);
+  w.endLength(mark);
+}
+
+/** Where the message starts in a length-delimited field as framed (field tag, length varint, message), from `start`. */
+export function framedMessageStart(bytes: Uint8Array, start: number): number {
+  let at = start + 1; // our field numbers are below 16: a one-byte tag
+  while (bytes[at] >= 0x80) at++;
+  return at + 1;
 }
 
 /**

@@ -17,11 +17,11 @@ import type { ClusterModel, RoutingModel, VirtualHostModel } from '../resolve/re
 import {
   METADATA_NAMESPACE,
   METADATA_TRIGGER_KEY,
-  virtualHostsField,
   writeAssignment,
   writeCluster,
   writeRouteTableHead,
   writeVirtualHost,
+  writeVirtualHostEntry,
   type MatchSpecifier,
 } from './encode';
 import { formatProtoDuration } from './proto-duration';
@@ -219,13 +219,7 @@ export class RouteTable implements EnvoyResource {
 
   write(w: WireWriter): void {
     this.writeHead(w);
-    const field = virtualHostsField();
-    for (const vh of this.virtualHosts) {
-      w.tag(field, 2);
-      const mark = w.beginLength();
-      vh.write(w);
-      w.endLength(mark);
-    }
+    for (const vh of this.virtualHosts) writeVirtualHostEntry(w, vh);
   }
 
   toJson(): ProtoJson {

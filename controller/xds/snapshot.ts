@@ -12,7 +12,7 @@
  */
 import { hash } from 'node:crypto';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
-import { virtualHostsField } from '../envoy/encode';
+import { framedMessageStart, writeVirtualHostEntry } from '../envoy/encode';
 import { RouteTable, VHDS_ROUTE_TABLE, virtualHostResource, type EnvoyConfig, type EnvoyResource, type EnvoyVirtualHost } from '../envoy/translate';
 import { encodeWith, WireWriter } from '../envoy/wire';
 
@@ -63,9 +63,7 @@ export class EncodedResource {
 
   /** The resource as a google.protobuf.Any message (type_url + value). */
   get any(): Uint8Array {
-    let at = this.start + 1; // past the field tag, then past the length's varint
-    while (this.buffer[at] >= 0x80) at++;
-    return this.buffer.subarray(at + 1, this.end);
+    return this.buffer.subarray(framedMessageStart(this.buffer, this.start), this.end);
   }
 
   /** Content hash of the encoded resource (delta xDS's per-resource version), computed on first use. */
@@ -163,11 +161,9 @@ export class SnapshotBuilder {
     written.table.virtualHosts.forEach((vh, i) => {
       let resource = this.virtualHostResources.get(vh);
       if (!resource) {
-        // The virtual host's bytes, as framed in the table: field tag, length, message.
-        const entry = written.bytes.subarray(written.offsets[i], written.offsets[i + 1]);
-        let at = 1;
-        while (entry[at] >= 0x80) at++;
-        resource = EncodedResource.ofMessage(virtualHostResource(vh), entry.subarray(at + 1));
+        // The virtual host's message, cut from its entry in the table.
+        const message = written.bytes.subarray(framedMessageStart(written.bytes, written.offsets[i]), written.offsets[i + 1]);
+        resource = EncodedResource.ofMessage(virtualHostResource(vh), message);
         this.virtualHostResources.set(vh, resource);
       }
       resources.set(vh.name, resource);
@@ -251,7 +247,6 @@ export class SnapshotBuilder {
     const virtualHosts = table.virtualHosts;
     const offsets = new Int32Array(virtualHosts.length + 1);
     const last = this.lastTable && this.lastTable.table.virtualHosts.length === virtualHosts.length ? this.lastTable : undefined;
-    const field = virtualHostsField();
     const rewritten = new Uint8Array(Math.ceil(virtualHosts.length / HASH_BUCKET)).fill(last ? 0 : 1);
     let runFrom = -1;
     const copyRun = (to: number) => {
@@ -270,10 +265,7 @@ export class SnapshotBuilder {
       copyRun(i);
       rewritten[Math.floor(i / HASH_BUCKET)] = 1;
       offsets[i] = w.pos - start;
-      w.tag(field, 2);
-      const mark = w.beginLength();
-      vh.write(w);
-      w.endLength(mark);
+      writeVirtualHostEntry(w, vh);
     }
     copyRun(virtualHosts.length);
     const length = w.pos - start;
