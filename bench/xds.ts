@@ -41,7 +41,7 @@ interface RunResult {
   /** Bytes of responses and resource entries assembled per change (shared ones once). */
   builtPerChange: number;
   /** Server CPU ms per change, from the source's report until the snapshot is published (resolve and push). */
-  pushCpuMs: number;
+  serverCpuMs: number;
   serverRss: number;
   clientRss: number;
 }
@@ -75,26 +75,26 @@ async function run(mode: Mode, streams: number, world: BenchWorld): Promise<RunR
   await ready;
   const latencies: number[] = [];
   let built = 0;
-  let pushCpu = 0;
+  let serverCpu = 0;
   let serverRss = 0;
   for (let change = 0; change < CHANGES; change++) {
     // Each a lone change: changes within the controller's hold-off of the last resolve are coalesced and wait for it.
     await new Promise((resolve) => setTimeout(resolve, HOLD_OFF_MS + 20));
     const start = process.hrtime.bigint();
     const builtBefore = world.ads.shared.stats.bytesBuilt;
-    const { version, pushCpuMs } = await world.change();
+    const { version, serverCpuMs } = await world.change();
     const done = clients.when(`done:${change}`);
     clients.send({ kind: 'expect', id: change, ...(mode === 'sotw' ? version.sotw : version.delta) });
     await done;
     latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
     built += world.ads.shared.stats.bytesBuilt - builtBefore;
-    pushCpu += pushCpuMs;
+    serverCpu += serverCpuMs;
     serverRss = Math.max(serverRss, process.memoryUsage().rss);
   }
   const stopped = clients.when<{ kind: 'stopped'; rss: number }>('stopped');
   clients.send({ kind: 'stop' });
   const { rss: clientRss } = await stopped;
-  return { latencies, builtPerChange: built / CHANGES, pushCpuMs: pushCpu / CHANGES, serverRss, clientRss };
+  return { latencies, builtPerChange: built / CHANGES, serverCpuMs: serverCpu / CHANGES, serverRss, clientRss };
 }
 
 /** The controller's input: the synthetic fleet, with one trigger edited per change. */
@@ -157,7 +157,7 @@ class BenchWorld {
    * returns what holds the new routes (SotW: the table, delta: the trigger's
    * virtual host) and its version once the controller has published it.
    */
-  async change(): Promise<{ version: Record<Mode, { name: string; version: string }>; pushCpuMs: number }> {
+  async change(): Promise<{ version: Record<Mode, { name: string; version: string }>; serverCpuMs: number }> {
     this.changes++;
     const i = (this.changes * 7919) % this.source.triggers.length;
     const published = new Promise<Snapshot>((resolve) => (this.resolved = resolve));
@@ -172,7 +172,7 @@ class BenchWorld {
         sotw: { name: ROUTE_CONFIG_NAME, version: routes.version },
         delta: { name: virtualHost, version: snapshot.deltaTypes.get(TypeUrl.VirtualHost)!.resources.get(virtualHost)!.version },
       },
-      pushCpuMs: (used.user + used.system) / 1000,
+      serverCpuMs: (used.user + used.system) / 1000,
     };
   }
 }
@@ -202,7 +202,7 @@ async function benchMode(mode: Mode): Promise<void> {
     `  ${mode.padEnd(5)} 100 streams: change → all hold the new routes p50 ${percentile(many.latencies, 50).toFixed(1)} ms, p99 ${percentile(many.latencies, 99).toFixed(1)} ms` +
       ` (1 stream: p50 ${percentile(one.latencies, 50).toFixed(1)} ms)` +
       ` | encoded per change 100 vs 1 stream: ${(many.builtPerChange / one.builtPerChange).toFixed(2)}× (${mib(many.builtPerChange)} vs ${mib(one.builtPerChange)})` +
-      ` | server CPU per change ${many.pushCpuMs.toFixed(1)} vs ${one.pushCpuMs.toFixed(1)} ms (resolve + push)` +
+      ` | server CPU per change ${many.serverCpuMs.toFixed(1)} vs ${one.serverCpuMs.toFixed(1)} ms (resolve + push)` +
       ` | RSS server ${mib(many.serverRss)}, clients ${mib(many.clientRss)}`,
   );
   await world.controller.close();
