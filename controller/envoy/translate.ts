@@ -159,7 +159,7 @@ const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_conn
  * The Listener a proxyless gRPC client dialing `xds:///<name>` gets: an
  * `api_listener` whose connection manager carries, inline, the virtual host that
  * routes `name` in Envoy's table (the same routes). Only that virtual host: the
- * whole table can pass gRPC's 4 MiB message limit (about 10k triggers), and a
+ * whole table can pass gRPC's 4 MiB message limit (about 12k triggers of two paths each), and a
  * client uses one virtual host anyway.
  */
 export function apiListener(name: string, virtualHost: VirtualHostSource | undefined): ProtoJson {
