@@ -194,5 +194,9 @@ export function objectKey(meta: { namespace?: string; name: string }): string {
 
 /** True when the object's condition of this type has status True. */
 export function conditionIsTrue(status: { conditions?: Condition[] } | undefined, type: string): boolean {
-  return status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+  const conditions = status?.conditions;
+  if (!conditions) return false;
+  // A loop, not some(): this runs for every Workload and Host on every pass.
+  for (const c of conditions) if (c.type === type && c.status === 'True') return true;
+  return false;
 }

@@ -25,13 +25,20 @@ export class Admission {
   private byHost = new Map<string, ValidTrigger[]>();
   /** null = admitted. */
   private outcome = new Map<ValidTrigger, Diagnostic | null>();
+  private admitted = new Map<string, readonly ValidTrigger[]>();
   /** Set when two triggers share a key: their relative order comes from content, so only a full pass is right. */
   hasDuplicateKeys = false;
+
+  /** The admitted triggers of each host that has any, in admission order (an unchanged host keeps its list object). */
+  get admittedByHost(): ReadonlyMap<string, readonly ValidTrigger[]> {
+    return this.admitted;
+  }
 
   /** Admits every trigger (given in admission order) from scratch. */
   admitAll(sorted: readonly ValidTrigger[]): AdmissionResult {
     this.outcome = new Map();
     this.byHost = new Map();
+    this.admitted = new Map();
     const seen = new Set<string>();
     this.hasDuplicateKeys = false;
     for (const trigger of sorted) {
@@ -63,7 +70,10 @@ export class Admission {
     for (const [before, now] of replaced) {
       const left = this.byHost.get(before.host)!.filter((t) => t !== before);
       if (left.length > 0) this.byHost.set(before.host, left);
-      else this.byHost.delete(before.host);
+      else {
+        this.byHost.delete(before.host);
+        this.admitted.delete(before.host);
+      }
       this.byHost.set(now.host, [...(this.byHost.get(now.host) ?? []), now].sort((a, b) => position(a) - position(b)));
       this.outcome.delete(before);
       hosts.add(before.host).add(now.host);
@@ -79,8 +89,10 @@ export class Admission {
   private admitHost(triggers: readonly ValidTrigger[]): void {
     if (triggers.length === 1) {
       this.outcome.set(triggers[0], null); // a trigger's own paths are unique
+      this.admitted.set(triggers[0].host, triggers);
       return;
     }
+    const admitted: ValidTrigger[] = [];
     const claims = new Map<string, ValidTrigger>();
     for (const trigger of triggers) {
       const keys = trigger.paths.map(pathKey);
@@ -89,6 +101,7 @@ export class Admission {
       if (!winner) {
         for (const k of keys) claims.set(k, trigger);
         this.outcome.set(trigger, null);
+        admitted.push(trigger);
         continue;
       }
       const taken = trigger.paths.filter((_, i) => claims.has(keys[i]));
@@ -99,6 +112,8 @@ export class Admission {
         message: `host ${trigger.host} path ${taken.map((p) => `${p.path} (${p.type})`).join(', ')} is already routed to HTTPTrigger ${winner.key}, which is older; change this trigger's host or paths (the whole trigger is skipped)`,
       });
     }
+    // The oldest trigger of a host is always admitted.
+    this.admitted.set(triggers[0].host, admitted);
   }
 
   private result(sorted: readonly ValidTrigger[]): AdmissionResult {

@@ -22,33 +22,44 @@ export interface TriggerEndpoints {
 }
 
 export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly Host[]): TriggerEndpoints {
-  // Each Ready host once: its endpoint, or why it cannot have one.
-  const readyHosts = new Map<string, { address: string; port: number; problem?: undefined } | { problem: string }>();
+  // Each Ready host once: its endpoint (one object, shared by every workload on it), or why it cannot have one.
+  const readyHosts = new Map<string, Endpoint>();
+  const unusableHosts = new Map<string, string>();
   for (const host of hosts) {
     if (!conditionIsTrue(host.status, 'Ready')) continue;
     const problem = endpointProblem(host);
-    readyHosts.set(host.hostId, problem ? { problem } : { address: host.hostname!, port: host.httpPort! });
+    if (problem) unusableHosts.set(host.hostId, problem);
+    else readyHosts.set(host.hostId, { address: host.hostname!, port: host.httpPort!, hostId: host.hostId });
   }
-  const byTrigger = new Map<string, Endpoint[]>();
+  // Grouped by namespace, then trigger name: tens of thousands of workloads name a few thousand triggers, so
+  // the `namespace/name` key is built once per trigger rather than once per workload.
+  const byNamespace = new Map<string, Map<string, Endpoint[]>>();
   const diagnostics: Diagnostic[] = [];
   for (const workload of workloads) {
     const triggerName = workload.metadata.labels?.[TRIGGER_LABEL];
     const hostId = workload.status?.hostId;
     if (!triggerName || !hostId || !conditionIsTrue(workload.status, 'Ready')) continue;
     const host = readyHosts.get(hostId);
-    if (!host) continue;
-    const trigger = objectKey({ namespace: workload.metadata.namespace, name: triggerName });
-    if (host.problem !== undefined) {
-      diagnostics.push({ trigger, reason: 'EndpointIgnored', message: `Workload ${objectKey(workload.metadata)} runs on ${host.problem}` });
+    if (!host) {
+      const problem = unusableHosts.get(hostId);
+      if (problem) {
+        const trigger = objectKey({ namespace: workload.metadata.namespace, name: triggerName });
+        diagnostics.push({ trigger, reason: 'EndpointIgnored', message: `Workload ${objectKey(workload.metadata)} runs on ${problem}` });
+      }
       continue;
     }
-    const endpoint = { address: host.address, port: host.port, hostId };
-    const forTrigger = byTrigger.get(trigger);
-    if (forTrigger) forTrigger.push(endpoint);
-    else byTrigger.set(trigger, [endpoint]);
+    const namespace = workload.metadata.namespace ?? 'default';
+    let byName = byNamespace.get(namespace);
+    if (!byName) byNamespace.set(namespace, (byName = new Map()));
+    const forTrigger = byName.get(triggerName);
+    if (forTrigger) forTrigger.push(host);
+    else byName.set(triggerName, [host]);
   }
-  for (const [trigger, endpoints] of byTrigger) {
-    if (endpoints.length > 1) byTrigger.set(trigger, sortedUnique(endpoints));
+  const byTrigger = new Map<string, Endpoint[]>();
+  for (const [namespace, byName] of byNamespace) {
+    for (const [name, endpoints] of byName) {
+      byTrigger.set(objectKey({ namespace, name }), endpoints.length > 1 ? sortedUnique(endpoints) : endpoints);
+    }
   }
   return { byTrigger, diagnostics };
 }

@@ -71,7 +71,7 @@ export class Resolver {
   private lastValid: ValidTrigger[] = [];
   private lastSorted: ValidTrigger[] = [];
   private sortedIndex = new Map<ValidTrigger, number>();
-  private hosts = new Map<string, { triggers: ValidTrigger[]; model: VirtualHostModel; index: number }>();
+  private hosts = new Map<string, { triggers: readonly ValidTrigger[]; model: VirtualHostModel; index: number }>();
   private hostOrder: string[] = [];
   private clusters = new Map<string, ClusterModel & { index: number }>();
   private clusterOrder: string[] = [];
@@ -93,7 +93,7 @@ export class Resolver {
     diagnostics.push(...admission.diagnostics);
 
     const model = this.patched(admitted, input.endpoints, diagnostics) ?? {
-      virtualHosts: this.buildVirtualHosts(admitted),
+      virtualHosts: this.buildVirtualHosts(this.admission.admittedByHost),
       clusters: this.buildClusters(admitted, input.endpoints),
       admitted,
       diagnostics,
@@ -170,20 +170,14 @@ export class Resolver {
   }
 
   /** Virtual hosts are rebuilt only when the triggers on their host changed; host order is kept while the set of hosts is. */
-  private buildVirtualHosts(admitted: ValidTrigger[]): VirtualHostModel[] {
-    const byHost = new Map<string, ValidTrigger[]>();
-    for (const trigger of admitted) {
-      const list = byHost.get(trigger.host);
-      if (list) list.push(trigger);
-      else byHost.set(trigger.host, [trigger]);
-    }
+  private buildVirtualHosts(byHost: ReadonlyMap<string, readonly ValidTrigger[]>): VirtualHostModel[] {
     const previous = this.hosts;
     let sameHosts = byHost.size === previous.size;
     this.hosts = new Map();
     for (const [host, triggers] of byHost) {
       const before = previous.get(host);
       if (!before) sameHosts = false;
-      const unchanged = before && before.triggers.length === triggers.length && before.triggers.every((t, i) => t === triggers[i]);
+      const unchanged = before && (before.triggers === triggers || (before.triggers.length === triggers.length && before.triggers.every((t, i) => t === triggers[i])));
       this.hosts.set(host, unchanged ? before : { triggers, model: virtualHost(host, triggers), index: -1 });
     }
     // The default sort compares UTF-16 code units, like compareStrings, without a call per comparison.
@@ -224,7 +218,7 @@ export function resolveRoutes(input: ResolveInput): RoutingModel {
   return new Resolver().resolve(input);
 }
 
-function virtualHost(host: string, triggers: ValidTrigger[]): VirtualHostModel {
+function virtualHost(host: string, triggers: readonly ValidTrigger[]): VirtualHostModel {
   const routes: RouteModel[] = [];
   for (const trigger of triggers) {
     const cluster = clusterName(trigger);

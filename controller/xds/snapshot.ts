@@ -1,7 +1,7 @@
 /**
  * Immutable, versioned snapshots of encoded Envoy resources, shared by every xDS
- * stream. Each resource is encoded once per content (cached by the identity of
- * the translator's objects), straight into its type's response body; a type
+ * stream. Each resource is encoded once per content (a resource object that was
+ * in the last snapshot keeps its encoding), straight into its type's response body; a type
  * whose resources did not change keeps its body and version from the previous
  * snapshot. Versions are hashes of content, so a restarted controller serves the
  * same versions and Envoy does not churn.
@@ -124,7 +124,6 @@ const HASH_BUCKET = 64;
 
 /** Builds snapshots, reusing the encoding of every resource object it has seen before. */
 export class SnapshotBuilder {
-  private encoded = new WeakMap<EnvoyResource, EncodedResource>();
   /** The last route table written, whose unchanged virtual hosts the next one copies. */
   private lastTable?: WrittenTable & { bytes: Uint8Array; bucketHashes: string[] };
   /** Each virtual host as a VHDS resource, made once per virtual host object. */
@@ -183,9 +182,11 @@ export class SnapshotBuilder {
     const bounds: number[] = [];
     const slots: (EncodedResource | number)[] = [];
     let table: (WrittenTable & { end: number }) | undefined;
-    for (const resource of list) {
+    const typeUrlField = anyTypeUrlField(typeUrl);
+    for (let i = 0; i < list.length; i++) {
+      const resource = list[i];
       if (resource.typeUrl !== typeUrl) throw new Error(`${resource.typeUrl} resource "${resource.name}" given as a ${typeUrl}`);
-      const known = this.encoded.get(resource);
+      const known = last && encodedBefore(last, resource, i);
       if (known) {
         slots.push(known);
         continue;
@@ -194,7 +195,7 @@ export class SnapshotBuilder {
       writer.tag(RESOURCES_FIELD, 2);
       const mark = writer.beginLength();
       if (resource instanceof RouteTable) table = { ...this.writeRouteTableAny(writer, resource), end: 0 };
-      else writeAny(writer, resource);
+      else writeAny(writer, resource, typeUrlField);
       writer.endLength(mark);
       if (table?.table === resource) table.end = writer.pos;
       slots.push(fresh.length);
@@ -213,9 +214,7 @@ export class SnapshotBuilder {
     const encoded = slots.map((slot) => {
       if (typeof slot !== 'number') return slot;
       const resource = fresh[slot];
-      const encoded = new EncodedResource(resource.name, typeUrl, buffer, bounds[2 * slot], bounds[2 * slot + 1], resource, resource === table?.table ? tableVersion : undefined);
-      this.encoded.set(resource, encoded);
-      return encoded;
+      return new EncodedResource(resource.name, typeUrl, buffer, bounds[2 * slot], bounds[2 * slot + 1], resource, resource === table?.table ? tableVersion : undefined);
     });
     if (last && last.list.length === encoded.length && last.list.every((r, i) => r === encoded[i])) {
       this.previous.set(typeUrl, { ...last, input: list });
@@ -302,10 +301,36 @@ class VirtualHostType implements TypeSnapshot {
   }
 }
 
+/**
+ * The encoding of the last snapshot's that is for this very resource object: at
+ * the same position (an edit in place), else under the same name (positions
+ * shifted by an addition or removal).
+ */
+function encodedBefore(last: { list: EncodedResource[]; snapshot: TypeSnapshot }, resource: EnvoyResource, position: number): EncodedResource | undefined {
+  const same = last.list[position];
+  if (same?.source === resource) return same;
+  const named = last.snapshot.resources.get(resource.name);
+  return named?.source === resource ? named : undefined;
+}
+
+const typeUrlFields = new Map<string, Uint8Array>();
+
+/** Any.type_url as an encoded field: written once per type, copied into tens of thousands of resources. */
+function anyTypeUrlField(typeUrl: string): Uint8Array {
+  let field = typeUrlFields.get(typeUrl);
+  if (!field) {
+    // Its own writer: this may run inside an encodeWith (EncodedResource.of), whose scratch buffer is in use.
+    const w = new WireWriter(typeUrl.length + 8);
+    w.tag(1, 2);
+    w.string(typeUrl);
+    typeUrlFields.set(typeUrl, (field = w.buf.subarray(0, w.pos)));
+  }
+  return field;
+}
+
 /** Writes a google.protobuf.Any holding the resource. */
-function writeAny(w: WireWriter, resource: EnvoyResource): void {
-  w.tag(1, 2);
-  w.string(resource.typeUrl);
+function writeAny(w: WireWriter, resource: EnvoyResource, typeUrlField = anyTypeUrlField(resource.typeUrl)): void {
+  w.raw(typeUrlField);
   w.tag(2, 2);
   const mark = w.beginLength();
   resource.write(w);
