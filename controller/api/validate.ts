@@ -50,6 +50,20 @@ export const DEFAULT_TIMEOUT: Duration = { seconds: 15, nanos: 0 };
 export type TriggerCheck = { ok: true; trigger: ValidTrigger } | { ok: false; diagnostic: Diagnostic };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/**
+ * What nearly every name is: checked with one regex before the label-by-label
+ * checks that explain a failure (which would allocate for every trigger).
+ */
+const PLAIN_HOST = /^(\*\.)?([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
+const PLAIN_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const PLAIN_PATH = /^\/[^?#\s\u0000-\u001f\u007f]*$/;
+const NO_PROBLEMS: readonly string[] = Object.freeze([]);
+const NOT_LOWER_CASE_ASCII = /[^-a-z0-9.*]/;
+
+/** Lower case, without a copy of the names (nearly all of them) that already are. */
+function lowerCase(name: string): string {
+  return NOT_LOWER_CASE_ASCII.test(name) ? name.toLowerCase() : name;
+}
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -61,7 +75,8 @@ function show(value: unknown): string {
 }
 
 /** Checks a host as in Kubernetes IngressRule.host; returns problems (empty when valid). */
-export function hostProblems(host: string): string[] {
+export function hostProblems(host: string): readonly string[] {
+  if (host.length <= 253 && PLAIN_HOST.test(host) && !IPV4.test(host)) return NO_PROBLEMS;
   if (host === '') return ['ingress.host is empty: set the DNS name requests arrive with, e.g. hello.example.com'];
   if (host === '*') return ['ingress.host "*" is not allowed: use an exact host or a wildcard such as *.example.com'];
   if (host.includes(':')) {
@@ -92,7 +107,9 @@ export function hostProblems(host: string): string[] {
  * route metadata, the Host rewrite) where a stray character such as a newline
  * would make Envoy reject the whole response.
  */
-export function metadataProblems(namespace: unknown, name: string): string[] {
+export function metadataProblems(namespace: unknown, name: string): readonly string[] {
+  const plainNamespace = namespace === undefined || (typeof namespace === 'string' && namespace.length <= 63 && DNS_LABEL.test(namespace));
+  if (plainNamespace && name.length <= 253 && PLAIN_SUBDOMAIN.test(name)) return NO_PROBLEMS;
   const problems: string[] = [];
   const subdomain = name.length <= 253 && name.split('.').every((l) => DNS_LABEL.test(l) && l.length <= 63);
   if (!subdomain) {
@@ -109,7 +126,8 @@ export function metadataProblems(namespace: unknown, name: string): string[] {
 }
 
 /** Checks one path entry; returns problems (empty when valid). */
-export function pathProblems(path: unknown, index: number): string[] {
+export function pathProblems(path: unknown, index: number): readonly string[] {
+  if (typeof path === 'string' && PLAIN_PATH.test(path)) return NO_PROBLEMS;
   const at = `ingress.paths[${index}].path`;
   if (typeof path !== 'string' || !path.startsWith('/')) return [`${at} "${String(path)}" must start with "/"`];
   if (/[?#]/.test(path)) return [`${at} "${path}" contains "?" or "#": paths are matched without the query string or fragment`];
@@ -138,11 +156,16 @@ export function hostInterfaceProblems(interfaces: HostInterface[] | undefined, f
   return problems;
 }
 
+function mountsVolumes(component: { localResources?: { volumeMounts?: unknown[] } }): boolean {
+  return (component.localResources?.volumeMounts?.length ?? 0) > 0;
+}
+
 /** Problems in a WorkloadSpec that its schema cannot express. */
 export function workloadSpecProblems(spec: WorkloadSpec, field: string): string[] {
   // Most specs have no host interfaces, volumes or mounts: nothing to cross-check (and nothing to allocate).
-  const mounted = spec.service?.localResources?.volumeMounts?.length || spec.components?.some((c) => c.localResources?.volumeMounts?.length);
-  if (!spec.hostInterfaces?.length && !spec.volumes?.length && !mounted) return [];
+  if (!spec.hostInterfaces?.length && !spec.volumes?.length && !spec.service?.localResources?.volumeMounts?.length && !spec.components?.some(mountsVolumes)) {
+    return [];
+  }
   const problems = hostInterfaceProblems(spec.hostInterfaces, `${field}.hostInterfaces`);
   const volumes = new Set((spec.volumes ?? []).map((v) => v.name));
   const mounts = [
@@ -162,7 +185,7 @@ export function workloadSpecProblems(spec: WorkloadSpec, field: string): string[
  * by Host header alone, so two triggers sharing a domain need distinct names.
  */
 export function triggerUpstreamHost(namespace: string, name: string): string {
-  const host = `${name}.${namespace}.trigger.internal`.toLowerCase();
+  const host = lowerCase(`${name}.${namespace}.trigger.internal`);
   if (host.length <= 253) return host;
   const digest = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 16);
   return `${name.slice(0, 40).replace(/[^a-z0-9-]/g, '-').replace(/-+$/, '')}-${digest}.${namespace}.trigger.internal`;
@@ -186,6 +209,21 @@ function failure(trigger: string, reason: DiagnosticReason, problems: string[]):
   return { ok: false, diagnostic: { trigger, reason, message: problems.join('; ') } };
 }
 
+/** A supported path as the resolver matches it: Prefix without the one trailing `/` Kubernetes ignores. */
+function validPath(p: { path: string; pathType: string }): ValidPath {
+  const type = p.pathType as PathType;
+  return { type, path: type === 'Prefix' && p.path.length > 1 && p.path.endsWith('/') ? p.path.slice(0, -1) : p.path };
+}
+
+function repeatsEarlier(paths: readonly ValidPath[], i: number): boolean {
+  for (let j = 0; j < i; j++) if (paths[j].type === paths[i].type && paths[j].path === paths[i].path) return true;
+  return false;
+}
+
+function isSupportedPath(p: { pathType: string }): boolean {
+  return p.pathType === 'Exact' || p.pathType === 'Prefix';
+}
+
 /** Validates an HTTPTrigger manifest (schema, then semantics); never throws. */
 export function checkHTTPTrigger(object: unknown): TriggerCheck {
   const meta = (object as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
@@ -197,25 +235,26 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
   if (!schema.ok) return failure(key, 'Invalid', schema.errors);
   const trigger = schema.value;
   const { spec, metadata } = trigger;
-  const problems = metadataProblems(metadata.namespace, metadata.name);
-  for (const found of [hostProblems(spec.ingress.host), workloadSpecProblems(spec.template.spec, 'template.spec')]) {
-    if (found.length > 0) problems.push(...found);
-  }
+  // Problems are gathered into an array made only when there is one: this runs for every trigger of a cold start.
+  let problems: string[] | undefined;
+  const note = (found: readonly string[]) => {
+    if (found.length > 0) (problems ??= []).push(...found);
+  };
+  note(metadataProblems(metadata.namespace, metadata.name));
+  note(hostProblems(spec.ingress.host));
+  note(workloadSpecProblems(spec.template.spec, 'template.spec'));
   const paths = spec.ingress.paths ?? [];
-  for (let i = 0; i < paths.length; i++) {
-    const found = pathProblems(paths[i].path, i);
-    if (found.length > 0) problems.push(...found);
-  }
+  for (let i = 0; i < paths.length; i++) note(pathProblems(paths[i].path, i));
   const timeout = spec.timeout === undefined ? DEFAULT_TIMEOUT : parseGoDuration(spec.timeout);
-  if ('error' in timeout) problems.push(`timeout: ${timeout.error}`);
+  if ('error' in timeout) note([`timeout: ${timeout.error}`]);
   // Not typed by the schema: anything can arrive here, including objects that
   // cannot be turned into a string; Date.parse alone also takes "5" or "Jan 1".
   const created: unknown = metadata.creationTimestamp;
   const createdAt =
     created === undefined ? Number.POSITIVE_INFINITY : typeof created === 'string' && RFC3339.test(created) ? Date.parse(created) : Number.NaN;
-  if (Number.isNaN(createdAt)) problems.push(`metadata.creationTimestamp ${show(created)} is not an RFC 3339 time`);
-  if (problems.length > 0) return failure(key, 'Invalid', problems);
-  const unsupported = paths.filter((p) => p.pathType !== 'Exact' && p.pathType !== 'Prefix');
+  if (Number.isNaN(createdAt)) note([`metadata.creationTimestamp ${show(created)} is not an RFC 3339 time`]);
+  if (problems) return failure(key, 'Invalid', problems);
+  const unsupported = paths.every(isSupportedPath) ? [] : paths.filter((p) => !isSupportedPath(p));
   if (unsupported.length > 0) {
     return failure(key, 'UnsupportedPathType', [
       `pathType ${[...new Set(unsupported.map((p) => JSON.stringify(p.pathType)))].join(', ')} is not supported (path ${unsupported
@@ -224,14 +263,11 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
     ]);
   }
   const namespace = metadata.namespace ?? 'default';
-  // Repeats collapse (at most 64 paths, the CRD's maxItems: a scan beats a map).
-  const unique: ValidPath[] = [];
-  for (const p of paths) {
-    const type = p.pathType as PathType;
-    const path = type === 'Prefix' && p.path.length > 1 && p.path.endsWith('/') ? p.path.slice(0, -1) : p.path;
-    if (!unique.some((u) => u.type === type && u.path === path)) unique.push({ type, path });
-  }
-  const host = spec.ingress.host.toLowerCase();
+  // Sized to fit (map, not push: a pushed-to array keeps room for 17), then repeats collapse
+  // (at most 64 paths, the CRD's maxItems: a scan beats a map).
+  const normalised = paths.map(validPath);
+  const unique = normalised.some((_, i) => repeatsEarlier(normalised, i)) ? normalised.filter((_, i) => !repeatsEarlier(normalised, i)) : normalised;
+  const host = lowerCase(spec.ingress.host);
   return {
     ok: true,
     trigger: {
