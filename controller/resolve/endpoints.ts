@@ -66,9 +66,11 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
 
 /** By address then port; two replicas on one host are one endpoint (the last one seen). */
 function sortedUnique(endpoints: Endpoint[]): Endpoint[] {
-  if (endpoints.every((e, i) => i === 0 || compareEndpoints(endpoints[i - 1], e) < 0)) return endpoints;
-  const sorted = endpoints.reverse().sort(compareEndpoints);
-  return sorted.filter((e, i) => i === 0 || e.address !== sorted[i - 1].address || e.port !== sorted[i - 1].port);
+  const sorted = sortInPlace(endpoints.reverse(), compareEndpoints);
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareEndpoints(sorted[i - 1], sorted[i]) === 0) return sorted.filter((e, j) => j === 0 || compareEndpoints(sorted[j - 1], e) !== 0);
+  }
+  return sorted;
 }
 
 function compareEndpoints(a: Endpoint, b: Endpoint): number {
@@ -82,6 +84,22 @@ function endpointProblem(host: Host): string | undefined {
     return `${name}, whose hostname "${host.hostname ?? ''}" is not an IP address (Envoy endpoints must be IPs)`;
   }
   return undefined;
+}
+
+/**
+ * Sorts stably in place. Short arrays (a trigger's few routes or endpoints,
+ * sorted thousands of times per build) by insertion: Array.prototype.sort
+ * allocates its work space on every call.
+ */
+export function sortInPlace<T>(array: T[], compare: (a: T, b: T) => number): T[] {
+  if (array.length > 16) return array.sort(compare);
+  for (let i = 1; i < array.length; i++) {
+    const item = array[i];
+    let j = i - 1;
+    for (; j >= 0 && compare(array[j], item) > 0; j--) array[j + 1] = array[j];
+    array[j + 1] = item;
+  }
+  return array;
 }
 
 export function compareStrings(a: string, b: string): number {
