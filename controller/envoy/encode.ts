@@ -95,15 +95,63 @@ export function framedMessageStart(bytes: Uint8Array, start: number): number {
 }
 
 /**
- * Writes a VirtualHost named `name` for domain `host`. `routes` calls `emit` once per Envoy route, in order;
- * `wildcardRegex`, when given, restricts every route to matching `:authority`s.
+ * Receives a virtual host's Envoy routes in order. `slash`: the route matches
+ * `value` followed by "/" (a Kubernetes Prefix's `prefix` half), given apart so
+ * that no joined string is made per route.
  */
-export function writeVirtualHost(
+export interface RouteSink {
+  route(specifier: MatchSpecifier, value: string, slash: boolean, trigger: ValidTrigger, cluster: string): void;
+}
+
+/** Writes routes as VirtualHost.routes fields; one instance, reset per virtual host (no closures per virtual host). */
+class RouteFieldWriter implements RouteSink {
+  w!: WireWriter;
+  wildcard = false;
+  private tailFor?: ValidTrigger;
+
+  reset(w: WireWriter, wildcard: boolean): void {
+    this.w = w;
+    this.wildcard = wildcard;
+    this.tailFor = undefined;
+  }
+
+  route(specifier: MatchSpecifier, value: string, slash: boolean, trigger: ValidTrigger, cluster: string): void {
+    const f = F();
+    const w = this.w;
+    // Routes of one trigger share their action and metadata: encode those once.
+    if (trigger !== this.tailFor) {
+      routeTail.reset();
+      writeActionAndMetadata(routeTail, trigger, cluster);
+      this.tailFor = trigger;
+    }
+    w.tag(f.virtualHost.routes, LEN);
+    const route = w.beginLength();
+    w.tag(f.route.match, LEN);
+    const match = w.beginLength();
+    w.tag(specifier === 'path' ? f.routeMatch.path : f.routeMatch.prefix, LEN);
+    if (slash) w.stringThenSlash(value);
+    else w.string(value);
+    if (this.wildcard) w.copyFrom(headerPart);
+    w.endLength(match);
+    w.copyFrom(routeTail);
+    w.endLength(route);
+  }
+}
+
+const routeFields = new RouteFieldWriter();
+
+/**
+ * Writes a VirtualHost named `name` for domain `host`, with the routes
+ * `routesOf(model, sink)` gives; `wildcardRegex`, when given, restricts every
+ * route to matching `:authority`s.
+ */
+export function writeVirtualHost<M>(
   w: WireWriter,
   name: string,
   host: string,
   wildcardRegex: string | undefined,
-  routes: (emit: (specifier: MatchSpecifier, value: string, trigger: ValidTrigger, cluster: string) => void) => void,
+  model: M,
+  routesOf: (model: M, sink: RouteSink) => void,
 ): void {
   const f = F();
   w.tag(f.virtualHost.name, LEN);
@@ -111,25 +159,8 @@ export function writeVirtualHost(
   w.tag(f.virtualHost.domains, LEN);
   w.string(host);
   if (wildcardRegex !== undefined) writeAuthorityMatcher(wildcardRegex);
-  let tailFor: ValidTrigger | undefined;
-  routes((specifier, value, trigger, cluster) => {
-    // Routes of one trigger share their action and metadata: encode those once.
-    if (trigger !== tailFor) {
-      routeTail.reset();
-      writeActionAndMetadata(routeTail, trigger, cluster);
-      tailFor = trigger;
-    }
-    w.tag(f.virtualHost.routes, LEN);
-    const route = w.beginLength();
-    w.tag(f.route.match, LEN);
-    const match = w.beginLength();
-    w.tag(specifier === 'path' ? f.routeMatch.path : f.routeMatch.prefix, LEN);
-    w.string(value);
-    if (wildcardRegex !== undefined) w.copyFrom(headerPart);
-    w.endLength(match);
-    w.copyFrom(routeTail);
-    w.endLength(route);
-  });
+  routeFields.reset(w, wildcardRegex !== undefined);
+  routesOf(model, routeFields);
 }
 
 /** RouteMatch.headers: `:authority` must match the regex (written once per virtual host into `headerPart`). */

@@ -13,7 +13,7 @@
 import type { Duration } from '../api/duration';
 import type { ValidTrigger } from '../api/validate';
 import type { Endpoint } from '../resolve/endpoints';
-import type { ClusterModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
+import type { ClusterModel, RouteModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
 import {
   METADATA_NAMESPACE,
   METADATA_TRIGGER_KEY,
@@ -22,7 +22,7 @@ import {
   writeRouteTableHead,
   writeVirtualHost,
   writeVirtualHostEntry,
-  type MatchSpecifier,
+  type RouteSink,
 } from './encode';
 import { formatProtoDuration } from './proto-duration';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from './protos';
@@ -247,7 +247,7 @@ export class EnvoyVirtualHost {
   }
 
   write(w: WireWriter): void {
-    writeVirtualHost(w, this.name, this.model.host, this.model.wildcard ? wildcardAuthorityRegex(this.model.host) : undefined, (emit) => forEachEnvoyRoute(this.model, emit));
+    writeVirtualHost(w, this.name, this.model.host, this.model.wildcard ? wildcardAuthorityRegex(this.model.host) : undefined, this.model, envoyRoutes);
   }
 
   toJson(): ProtoJson {
@@ -255,10 +255,12 @@ export class EnvoyVirtualHost {
     // Envoy's `*.x` matches any number of labels; Kubernetes allows exactly one.
     const authority = vh.wildcard ? [{ name: ':authority', string_match: { safe_regex: { regex: wildcardAuthorityRegex(vh.host) } } }] : undefined;
     const routes: ProtoJson[] = [];
-    forEachEnvoyRoute(vh, (specifier, value, trigger, cluster) => {
-      const match: ProtoJson = { [specifier]: value };
-      if (authority) match.headers = authority;
-      routes.push({ match, route: routeAction(trigger, cluster), metadata: { filter_metadata: { [METADATA_NAMESPACE]: { [METADATA_TRIGGER_KEY]: trigger.key } } } });
+    envoyRoutes(vh, {
+      route(specifier, value, slash, trigger, cluster) {
+        const match: ProtoJson = { [specifier]: slash ? `${value}/` : value };
+        if (authority) match.headers = authority;
+        routes.push({ match, route: routeAction(trigger, cluster), metadata: { filter_metadata: { [METADATA_NAMESPACE]: { [METADATA_TRIGGER_KEY]: trigger.key } } } });
+      },
     });
     return { name: this.name, domains: [vh.host], routes };
   }
@@ -445,22 +447,27 @@ function listener(options: TranslateOptions): ProtoJson {
  * gRPC's xDS client accept (gRPC NACKs path_separated_prefix); the `path` half
  * is left out when an Exact route on the same path already precedes it.
  */
-function forEachEnvoyRoute(vh: VirtualHostModel, emit: (specifier: MatchSpecifier, value: string, trigger: ValidTrigger, cluster: string) => void): void {
+function envoyRoutes(vh: VirtualHostModel, sink: RouteSink): void {
   const routes = vh.routes;
   // Routes are sorted Exact first.
   let exactCount = 0;
   while (exactCount < routes.length && routes[exactCount].match.type === 'Exact') exactCount++;
   const exactPaths = exactCount > 8 ? new Set(routes.slice(0, exactCount).map((r) => r.match.path)) : undefined;
-  const hasExact = (path: string) => (exactPaths ? exactPaths.has(path) : routes.some((r, i) => i < exactCount && r.match.path === path));
   for (const r of routes) {
     const { type, path } = r.match;
-    if (type === 'Exact') emit('path', path, r.trigger, r.cluster);
-    else if (path === '/') emit('prefix', '/', r.trigger, r.cluster);
+    if (type === 'Exact') sink.route('path', path, false, r.trigger, r.cluster);
+    else if (path === '/') sink.route('prefix', '/', false, r.trigger, r.cluster);
     else {
-      if (!hasExact(path)) emit('path', path, r.trigger, r.cluster);
-      emit('prefix', `${path}/`, r.trigger, r.cluster);
+      if (!(exactPaths ? exactPaths.has(path) : hasExactRoute(routes, exactCount, path))) sink.route('path', path, false, r.trigger, r.cluster);
+      sink.route('prefix', path, true, r.trigger, r.cluster);
     }
   }
+}
+
+/** Whether one of the first `exactCount` routes (the Exact ones) is for `path`. */
+function hasExactRoute(routes: readonly RouteModel[], exactCount: number, path: string): boolean {
+  for (let i = 0; i < exactCount; i++) if (routes[i].match.path === path) return true;
+  return false;
 }
 
 function wildcardAuthorityRegex(host: string): string {

@@ -180,6 +180,28 @@ export class WireWriter {
     this.pos += this.buf.write(value, this.pos, length, 'utf8');
   }
 
+  /** A string field's value followed by "/", without making the joined string. */
+  stringThenSlash(value: string): void {
+    const n = value.length;
+    if (n < 0x7f) {
+      this.ensure(n + 2);
+      const start = this.pos;
+      this.buf[start] = n + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[start + 1 + i] = c;
+      }
+      if (i === n) {
+        this.buf[start + 1 + n] = 0x2f;
+        this.pos = start + 2 + n;
+        return;
+      }
+    }
+    this.string(`${value}/`);
+  }
+
   /** Appends bytes as they are (no length prefix). */
   raw(value: Uint8Array): void {
     this.ensure(value.length);

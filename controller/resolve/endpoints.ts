@@ -56,11 +56,10 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
     else byName.set(triggerName, [host]);
   }
   const byTrigger = new Map<string, Endpoint[]>();
-  for (const [namespace, byName] of byNamespace) {
-    for (const [name, endpoints] of byName) {
-      byTrigger.set(objectKey({ namespace, name }), endpoints.length > 1 ? sortedUnique(endpoints) : endpoints);
-    }
-  }
+  // forEach, not for-of over entries: no [key, value] array per entry.
+  byNamespace.forEach((byName, namespace) => {
+    byName.forEach((endpoints, name) => byTrigger.set(objectKey({ namespace, name }), endpoints.length > 1 ? sortedUnique(endpoints) : endpoints));
+  });
   return { byTrigger, diagnostics };
 }
 

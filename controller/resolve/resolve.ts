@@ -174,12 +174,12 @@ export class Resolver {
     const previous = this.hosts;
     let sameHosts = byHost.size === previous.size;
     this.hosts = new Map();
-    for (const [host, triggers] of byHost) {
+    byHost.forEach((triggers, host) => {
       const before = previous.get(host);
       if (!before) sameHosts = false;
       const unchanged = before && (before.triggers === triggers || (before.triggers.length === triggers.length && before.triggers.every((t, i) => t === triggers[i])));
       this.hosts.set(host, unchanged ? before : { triggers, model: virtualHost(host, triggers), index: -1 });
-    }
+    });
     // The default sort compares UTF-16 code units, like compareStrings, without a call per comparison.
     if (!sameHosts) this.hostOrder = [...byHost.keys()].sort();
     return this.hostOrder.map((host, index) => {
