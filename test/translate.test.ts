@@ -336,6 +336,24 @@ describe('translate: reuse across calls', () => {
     });
   }
 
+  it('reuses unchanged virtual hosts, clusters and assignments when an addition shifts every position', () => {
+    const p = new Pipeline();
+    const triggers = base();
+    const first = p.run({ triggers, workloads: [], hosts: [] }).envoy;
+    // Sorts before every other host and cluster name.
+    const second = p.run({ triggers: [trigger('0', { host: '0.example.com' }), ...triggers], workloads: [], hosts: [] }).envoy;
+    const [t1, t2] = [first, second].map((r) => (r.routeConfigurations[0] as RouteTable).virtualHosts);
+    assert.equal(t2[0].host, '0.example.com');
+    assert.deepEqual(
+      t2.slice(1).map((vh, i) => vh === t1[i]),
+      t1.map(() => true),
+    );
+    for (const kind of ['clusters', 'clusterLoadAssignments'] as const) {
+      assert.equal(second[kind].length, first[kind].length + 1);
+      assert.ok(second[kind].slice(1).every((r, i) => r === first[kind][i]), kind);
+    }
+  });
+
   it('gives the same resources as a fresh pipeline after several changes', () => {
     const p = new Pipeline();
     p.run({ triggers: base(), workloads: [], hosts: [] });

@@ -13,7 +13,7 @@
 import type { Duration } from '../api/duration';
 import type { ValidTrigger } from '../api/validate';
 import type { Endpoint } from '../resolve/endpoints';
-import type { ClusterModel, RouteModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
+import type { RouteModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
 import {
   METADATA_NAMESPACE,
   METADATA_TRIGGER_KEY,
@@ -348,12 +348,13 @@ class EndpointAssignment implements EnvoyResource {
 }
 
 export class Translator {
-  private readonly virtualHosts = new WeakMap<VirtualHostModel, EnvoyVirtualHost>();
-  /** By cluster name: a cluster depends on its name only, an assignment on its endpoints too. */
-  private clusters = new Map<string, ClusterResources>();
   private listener?: EnvoyResource;
-  /** Last run's model and output, for patching when most of the model is the same objects. */
-  private last?: { model: RoutingModel; virtualHosts: EnvoyVirtualHost[]; routeTable: RouteTable; clusters: EnvoyResource[]; clusterLoadAssignments: EnvoyResource[] };
+  /**
+   * Last run's model and output, index for index: what a new model reuses. Found
+   * by position (edits in place, and nothing at all on a first build); by a map
+   * made only when positions shifted.
+   */
+  private last?: { model: RoutingModel; virtualHosts: EnvoyVirtualHost[]; routeTable: RouteTable; clusters: EnvoyResource[]; clusterLoadAssignments: EndpointAssignment[] };
 
   constructor(private readonly options: TranslateOptions = {}) {
     const port = options.listenerPort;
@@ -367,12 +368,15 @@ export class Translator {
 
   translate(model: RoutingModel): EnvoyConfig {
     const last = this.last;
-    const clusterLists = last && last.model.clusters.length === model.clusters.length ? this.patchClusters(last, model) : this.buildClusters(model);
+    const clusterLists = this.buildClusters(model);
+    let lastByModel: Map<VirtualHostModel, EnvoyVirtualHost> | undefined;
     const virtualHosts = model.virtualHosts.map((vh, i) => {
-      if (last && last.model.virtualHosts[i] === vh) return last.virtualHosts[i];
-      let built = this.virtualHosts.get(vh);
-      if (!built) this.virtualHosts.set(vh, (built = new EnvoyVirtualHost(vh)));
-      return built;
+      const before = last?.model.virtualHosts[i];
+      if (before === vh) return last!.virtualHosts[i];
+      // Another model for the same host is a change; another host means positions shifted.
+      if (!last || before?.host === vh.host) return new EnvoyVirtualHost(vh);
+      lastByModel ??= new Map(last.model.virtualHosts.map((m, j) => [m, last.virtualHosts[j]]));
+      return lastByModel.get(vh) ?? new EnvoyVirtualHost(vh);
     });
     // The same virtual hosts give the same table object, so an endpoint-only change
     // does not make the snapshot re-frame and re-hash megabytes of unchanged routes.
@@ -386,48 +390,29 @@ export class Translator {
     };
   }
 
-  private buildClusters(model: RoutingModel): { clusters: EnvoyResource[]; clusterLoadAssignments: EnvoyResource[] } {
-    const clusters: EnvoyResource[] = [];
-    const clusterLoadAssignments: EnvoyResource[] = [];
-    const previous = this.clusters;
-    this.clusters = new Map();
-    for (const c of model.clusters) {
-      const built = clusterResources(c, previous.get(c.name));
-      this.clusters.set(c.name, built);
-      clusters.push(built.cluster);
-      clusterLoadAssignments.push(built.assignment);
-    }
-    return { clusters, clusterLoadAssignments };
-  }
-
-  /** Same clusters in the same order as last time except a few: replace those slots only. */
-  private patchClusters(last: NonNullable<Translator['last']>, model: RoutingModel): { clusters: EnvoyResource[]; clusterLoadAssignments: EnvoyResource[] } {
-    for (let i = 0; i < model.clusters.length; i++) {
-      if (model.clusters[i] !== last.model.clusters[i] && model.clusters[i].name !== last.model.clusters[i].name) return this.buildClusters(model);
-    }
-    const clusters = last.clusters.slice();
-    const clusterLoadAssignments = last.clusterLoadAssignments.slice();
+  /** A cluster depends on its name only, an assignment on its endpoints too: each is reused while those are the same. */
+  private buildClusters(model: RoutingModel): { clusters: EnvoyResource[]; clusterLoadAssignments: EndpointAssignment[] } {
+    const last = this.last;
+    const clusters: EnvoyResource[] = new Array(model.clusters.length);
+    const clusterLoadAssignments: EndpointAssignment[] = new Array(model.clusters.length);
+    let lastByName: Map<string, number> | undefined;
     model.clusters.forEach((c, i) => {
-      if (c === last.model.clusters[i]) return;
-      const built = clusterResources(c, this.clusters.get(c.name));
-      this.clusters.set(c.name, built);
-      clusters[i] = built.cluster;
-      clusterLoadAssignments[i] = built.assignment;
+      let at = -1;
+      if (last) {
+        if (last.model.clusters[i] === c) {
+          clusters[i] = last.clusters[i];
+          clusterLoadAssignments[i] = last.clusterLoadAssignments[i];
+          return;
+        }
+        if (last.model.clusters[i]?.name === c.name) at = i;
+        else at = (lastByName ??= new Map(last.model.clusters.map((m, j) => [m.name, j]))).get(c.name) ?? -1;
+      }
+      const assignment = at >= 0 ? last!.clusterLoadAssignments[at] : undefined;
+      clusters[i] = at >= 0 ? last!.clusters[at] : new EdsCluster(c.name);
+      clusterLoadAssignments[i] = assignment && sameEndpoints(assignment.endpoints, c.endpoints) ? assignment : new EndpointAssignment(c.name, c.endpoints, c.trigger.upstreamHost);
     });
     return { clusters, clusterLoadAssignments };
   }
-}
-
-interface ClusterResources {
-  cluster: EnvoyResource;
-  assignment: EndpointAssignment;
-}
-
-function clusterResources(c: ClusterModel, before?: ClusterResources): ClusterResources {
-  return {
-    cluster: before?.cluster ?? new EdsCluster(c.name),
-    assignment: before && sameEndpoints(before.assignment.endpoints, c.endpoints) ? before.assignment : new EndpointAssignment(c.name, c.endpoints, c.trigger.upstreamHost),
-  };
 }
 
 function listener(options: TranslateOptions): ProtoJson {

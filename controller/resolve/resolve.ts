@@ -70,7 +70,8 @@ export class Resolver {
   /** Last run's valid triggers in input order, and in admission order with each one's position. */
   private lastValid: ValidTrigger[] = [];
   private lastSorted: ValidTrigger[] = [];
-  private sortedIndex = new Map<ValidTrigger, number>();
+  /** Each of lastSorted's positions, made when an edit first needs it (a first build never does). */
+  private sortedIndexCache?: Map<ValidTrigger, number>;
   private hosts = new Map<string, { triggers: readonly ValidTrigger[]; model: VirtualHostModel; index: number }>();
   private hostOrder: string[] = [];
   private clusters = new Map<string, ClusterModel & { index: number }>();
@@ -163,10 +164,18 @@ export class Resolver {
       }
     }
     const sorted = valid.slice().sort(compareAdmissionOrder);
-    this.sortedIndex = new Map();
-    sorted.forEach((t, i) => this.sortedIndex.set(t, i));
+    this.sortedIndexCache = undefined;
     this.lastSorted = sorted;
     return { sorted };
+  }
+
+  private get sortedIndex(): Map<ValidTrigger, number> {
+    if (!this.sortedIndexCache) {
+      const index = new Map<ValidTrigger, number>();
+      this.lastSorted.forEach((t, i) => index.set(t, i));
+      this.sortedIndexCache = index;
+    }
+    return this.sortedIndexCache;
   }
 
   /** Virtual hosts are rebuilt only when the triggers on their host changed; host order is kept while the set of hosts is. */
