@@ -220,6 +220,11 @@ function repeatsEarlier(paths: readonly ValidPath[], i: number): boolean {
   return false;
 }
 
+/** `problems` with `found` added; no array at all while there are none. */
+function withProblems(problems: string[] | undefined, found: readonly string[]): string[] | undefined {
+  return found.length > 0 ? [...(problems ?? []), ...found] : problems;
+}
+
 function isSupportedPath(p: { pathType: string }): boolean {
   return p.pathType === 'Exact' || p.pathType === 'Prefix';
 }
@@ -236,23 +241,19 @@ export function checkHTTPTrigger(object: unknown): TriggerCheck {
   const trigger = schema.value;
   const { spec, metadata } = trigger;
   // Problems are gathered into an array made only when there is one: this runs for every trigger of a cold start.
-  let problems: string[] | undefined;
-  const note = (found: readonly string[]) => {
-    if (found.length > 0) (problems ??= []).push(...found);
-  };
-  note(metadataProblems(metadata.namespace, metadata.name));
-  note(hostProblems(spec.ingress.host));
-  note(workloadSpecProblems(spec.template.spec, 'template.spec'));
+  let problems = withProblems(undefined, metadataProblems(metadata.namespace, metadata.name));
+  problems = withProblems(problems, hostProblems(spec.ingress.host));
+  problems = withProblems(problems, workloadSpecProblems(spec.template.spec, 'template.spec'));
   const paths = spec.ingress.paths ?? [];
-  for (let i = 0; i < paths.length; i++) note(pathProblems(paths[i].path, i));
+  for (let i = 0; i < paths.length; i++) problems = withProblems(problems, pathProblems(paths[i].path, i));
   const timeout = spec.timeout === undefined ? DEFAULT_TIMEOUT : parseGoDuration(spec.timeout);
-  if ('error' in timeout) note([`timeout: ${timeout.error}`]);
+  if ('error' in timeout) problems = withProblems(problems, [`timeout: ${timeout.error}`]);
   // Not typed by the schema: anything can arrive here, including objects that
   // cannot be turned into a string; Date.parse alone also takes "5" or "Jan 1".
   const created: unknown = metadata.creationTimestamp;
   const createdAt =
     created === undefined ? Number.POSITIVE_INFINITY : typeof created === 'string' && RFC3339.test(created) ? Date.parse(created) : Number.NaN;
-  if (Number.isNaN(createdAt)) note([`metadata.creationTimestamp ${show(created)} is not an RFC 3339 time`]);
+  if (Number.isNaN(createdAt)) problems = withProblems(problems, [`metadata.creationTimestamp ${show(created)} is not an RFC 3339 time`]);
   if (problems) return failure(key, 'Invalid', problems);
   const unsupported = paths.every(isSupportedPath) ? [] : paths.filter((p) => !isSupportedPath(p));
   if (unsupported.length > 0) {

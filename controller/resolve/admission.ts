@@ -23,8 +23,8 @@ export function claimKey(host: string, p: ValidPath): string {
 export class Admission {
   /** Triggers by host, in admission order. Claims never cross hosts, so each host is admitted on its own. */
   private byHost = new Map<string, ValidTrigger[]>();
-  /** null = admitted. */
-  private outcome = new Map<ValidTrigger, Diagnostic | null>();
+  /** Why each trigger that is not admitted is not; a trigger of `sorted` without an entry is admitted. */
+  private rejected = new Map<ValidTrigger, Diagnostic>();
   private admitted = new Map<string, readonly ValidTrigger[]>();
   /** Set when two triggers share a key: their relative order comes from content, so only a full pass is right. */
   hasDuplicateKeys = false;
@@ -36,7 +36,7 @@ export class Admission {
 
   /** Admits every trigger (given in admission order) from scratch. */
   admitAll(sorted: readonly ValidTrigger[]): AdmissionResult {
-    this.outcome = new Map();
+    this.rejected = new Map();
     this.byHost = new Map();
     this.admitted = new Map();
     const seen = new Set<string>();
@@ -44,7 +44,7 @@ export class Admission {
     for (const trigger of sorted) {
       if (seen.has(trigger.key)) {
         this.hasDuplicateKeys = true;
-        this.outcome.set(trigger, {
+        this.rejected.set(trigger, {
           trigger: trigger.key,
           reason: 'Invalid',
           message: `HTTPTrigger ${trigger.key} is defined more than once; only the oldest is used`,
@@ -75,7 +75,7 @@ export class Admission {
         this.admitted.delete(before.host);
       }
       this.byHost.set(now.host, [...(this.byHost.get(now.host) ?? []), now].sort((a, b) => position(a) - position(b)));
-      this.outcome.delete(before);
+      this.rejected.delete(before);
       hosts.add(before.host).add(now.host);
     }
     for (const host of hosts) {
@@ -88,7 +88,7 @@ export class Admission {
   /** Admits one host's triggers oldest first: one that claims a (path, pathType) an admitted one holds is skipped whole. */
   private admitHost(triggers: readonly ValidTrigger[]): void {
     if (triggers.length === 1) {
-      this.outcome.set(triggers[0], null); // a trigger's own paths are unique
+      this.rejected.delete(triggers[0]); // a trigger's own paths are unique
       this.admitted.set(triggers[0].host, triggers);
       return;
     }
@@ -100,12 +100,12 @@ export class Admission {
       for (const k of keys) winner ??= claims.get(k);
       if (!winner) {
         for (const k of keys) claims.set(k, trigger);
-        this.outcome.set(trigger, null);
+        this.rejected.delete(trigger);
         admitted.push(trigger);
         continue;
       }
       const taken = trigger.paths.filter((_, i) => claims.has(keys[i]));
-      this.outcome.set(trigger, {
+      this.rejected.set(trigger, {
         trigger: trigger.key,
         reason: 'Conflict',
         winner: winner.key,
@@ -120,9 +120,9 @@ export class Admission {
     const admitted: ValidTrigger[] = [];
     const diagnostics: Diagnostic[] = [];
     for (const trigger of sorted) {
-      const outcome = this.outcome.get(trigger);
-      if (outcome === null) admitted.push(trigger);
-      else if (outcome) diagnostics.push(outcome);
+      const rejection = this.rejected.get(trigger);
+      if (rejection) diagnostics.push(rejection);
+      else admitted.push(trigger);
     }
     return { admitted, diagnostics };
   }
