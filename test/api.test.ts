@@ -3,12 +3,13 @@ import { parseGoDuration } from '../controller/api/duration';
 import { validateSchema } from '../controller/api/schema';
 import type { HTTPTrigger } from '../controller/api/types';
 import { checkedHTTPTrigger, checkHTTPTrigger, hostProblems, triggerUpstreamHost } from '../controller/api/validate';
+import { EndpointsByTrigger } from '../controller/resolve/endpoints';
 import { resolveRoutes } from '../controller/resolve/resolve';
 import { trigger } from './support/fixtures';
 
 /** Resolves one trigger alone and returns its diagnostics. */
 function diagnosticsFor(object: unknown) {
-  return resolveRoutes({ triggers: [object], endpoints: new Map() }).diagnostics;
+  return resolveRoutes({ triggers: [object], endpoints: new EndpointsByTrigger() }).diagnostics;
 }
 
 function withSpec(patch: (spec: any) => void): Record<string, unknown> {
@@ -129,7 +130,7 @@ describe('api: structural checks (each invalid trigger → exactly one Invalid d
       const meta = (object as any).metadata;
       assert.equal(ds[0].trigger, `${typeof meta.namespace === 'string' ? meta.namespace : 'default'}/${meta.name}`);
       assert.match(ds[0].message, message);
-      const model = resolveRoutes({ triggers: [object], endpoints: new Map() });
+      const model = resolveRoutes({ triggers: [object], endpoints: new EndpointsByTrigger() });
       assert.equal(model.admitted.length, 0);
       assert.equal(model.virtualHosts.length, 0);
     });
@@ -154,7 +155,7 @@ describe('api: structural checks (each invalid trigger → exactly one Invalid d
   it('keeps the valid triggers working next to invalid ones', () => {
     const model = resolveRoutes({
       triggers: [trigger('bad', { host: '*' }), trigger('good', { host: 'ok.example.com' }), trigger('worse', { paths: [['x', 'Exact']] })],
-      endpoints: new Map(),
+      endpoints: new EndpointsByTrigger(),
     });
     assert.deepEqual(
       model.admitted.map((t) => t.key),

@@ -1,10 +1,9 @@
 import * as assert from 'node:assert/strict';
-import type { Endpoint } from '../controller/resolve/endpoints';
-import { triggerEndpoints } from '../controller/resolve/endpoints';
+import { EndpointsByTrigger, triggerEndpoints } from '../controller/resolve/endpoints';
 import { clusterName, resolveRoutes, Resolver } from '../controller/resolve/resolve';
 import { host, trigger, workload } from './support/fixtures';
 
-const NO_ENDPOINTS = new Map<string, Endpoint[]>();
+const NO_ENDPOINTS = new EndpointsByTrigger();
 const resolve = (triggers: unknown[]) => resolveRoutes({ triggers, endpoints: NO_ENDPOINTS });
 const admittedKeys = (triggers: unknown[]) => resolve(triggers).admitted.map((t) => t.key);
 
@@ -131,7 +130,7 @@ describe('resolve: the routing model', () => {
   });
 
   it('gives each admitted trigger one cluster named after it, sorted by name, with its endpoints', () => {
-    const endpoints = new Map([['ns/b', [{ address: '10.0.0.2', port: 80, hostId: 'h' }]]]);
+    const endpoints = EndpointsByTrigger.of([['ns/b', [{ address: '10.0.0.2', port: 80, hostId: 'h' }]]]);
     const model = resolveRoutes({ triggers: [trigger('b', { namespace: 'ns', host: 'b.example.com' }), trigger('a', { namespace: 'ns' })], endpoints });
     assert.deepEqual(
       model.clusters.map((c) => [c.name, c.endpoints.length]),
@@ -147,13 +146,13 @@ describe('resolve: the routing model', () => {
 describe('resolve: endpoints of a trigger', () => {
   it('maps a Ready workload on a Ready host to hostname:httpPort', () => {
     const r = triggerEndpoints([workload('w1', 'hello', 'h1')], [host('h1', { hostname: '10.1.1.1', httpPort: 8000 })]);
-    assert.deepEqual(r.byTrigger.get('default/hello'), [{ address: '10.1.1.1', port: 8000, hostId: 'h1' }]);
+    assert.deepEqual(r.byTrigger.get('default', 'hello'), [{ address: '10.1.1.1', port: 8000, hostId: 'h1' }]);
     assert.deepEqual(r.diagnostics, []);
   });
 
   it('keys endpoints by the workload namespace and the trigger label', () => {
     const r = triggerEndpoints([workload('w1', 'hello', 'h1', { namespace: 'team' })], [host('h1')]);
-    assert.deepEqual([...r.byTrigger.keys()], ['team/hello']);
+    assert.deepEqual(r.byTrigger.keys(), ['team/hello']);
   });
 
   const none: [string, Parameters<typeof triggerEndpoints>][] = [
@@ -166,14 +165,14 @@ describe('resolve: endpoints of a trigger', () => {
   for (const [what, args] of none) {
     it(`gives no endpoint and no diagnostic for ${what}`, () => {
       const r = triggerEndpoints(...args);
-      assert.equal(r.byTrigger.size, 0);
+      assert.equal(r.byTrigger.keys().length, 0);
       assert.deepEqual(r.diagnostics, []);
     });
   }
 
   it('ignores a host whose hostname is not an IP, with an EndpointIgnored diagnostic naming the workload and host', () => {
     const r = triggerEndpoints([workload('w1', 't', 'h1')], [host('h1', { hostname: 'node-1.cluster.local' })]);
-    assert.equal(r.byTrigger.size, 0);
+    assert.equal(r.byTrigger.keys().length, 0);
     assert.equal(r.diagnostics.length, 1);
     assert.equal(r.diagnostics[0].reason, 'EndpointIgnored');
     assert.equal(r.diagnostics[0].trigger, 'default/t');
@@ -183,7 +182,7 @@ describe('resolve: endpoints of a trigger', () => {
 
   it('ignores a host without an HTTP port, with an EndpointIgnored diagnostic', () => {
     const r = triggerEndpoints([workload('w1', 't', 'h1')], [host('h1', { httpPort: undefined })]);
-    assert.equal(r.byTrigger.size, 0);
+    assert.equal(r.byTrigger.keys().length, 0);
     assert.deepEqual(
       r.diagnostics.map((d) => d.reason),
       ['EndpointIgnored'],
@@ -193,7 +192,7 @@ describe('resolve: endpoints of a trigger', () => {
 
   it('accepts IPv6 host addresses', () => {
     const r = triggerEndpoints([workload('w1', 't', 'h1')], [host('h1', { hostname: 'fd00::1' })]);
-    assert.deepEqual(r.byTrigger.get('default/t'), [{ address: 'fd00::1', port: 9191, hostId: 'h1' }]);
+    assert.deepEqual(r.byTrigger.get('default', 't'), [{ address: 'fd00::1', port: 9191, hostId: 'h1' }]);
   });
 
   it('dedupes two workloads on one host and sorts by address then port', () => {
@@ -202,7 +201,7 @@ describe('resolve: endpoints of a trigger', () => {
       [host('h1', { hostname: '10.0.0.9' }), host('h2', { hostname: '10.0.0.10', httpPort: 81 }), host('h3', { hostname: '10.0.0.10', httpPort: 80 })],
     );
     assert.deepEqual(
-      r.byTrigger.get('default/t')!.map((e) => `${e.address}:${e.port}`),
+      r.byTrigger.get('default', 't')!.map((e) => `${e.address}:${e.port}`),
       ['10.0.0.10:80', '10.0.0.10:81', '10.0.0.9:9191'],
     );
   });
@@ -219,11 +218,11 @@ describe('resolve: reuse across calls', () => {
   it('returns the same virtual host and cluster objects for what did not change, new ones for what did', () => {
     const resolver = new Resolver();
     const triggers = base();
-    const endpoints = new Map([['default/a', [{ address: '10.0.0.1', port: 80, hostId: 'h' }]]]);
+    const endpoints = EndpointsByTrigger.of([['default/a', [{ address: '10.0.0.1', port: 80, hostId: 'h' }]]]);
     const first = resolver.resolve({ triggers, endpoints });
     const changed = [...triggers];
     changed[2] = trigger('c1', { host: 'c.example.com', paths: [['/uno', 'Prefix']] });
-    const second = resolver.resolve({ triggers: changed, endpoints: new Map([['default/a', [{ address: '10.0.0.1', port: 80, hostId: 'h' }]]]) });
+    const second = resolver.resolve({ triggers: changed, endpoints: EndpointsByTrigger.of([['default/a', [{ address: '10.0.0.1', port: 80, hostId: 'h' }]]]) });
     const vh = (m: typeof first, h: string) => m.virtualHosts.find((v) => v.host === h)!;
     const cl = (m: typeof first, n: string) => m.clusters.find((c) => c.name === clusterName({ namespace: 'default', name: n }))!;
     assert.equal(vh(second, 'a.example.com'), vh(first, 'a.example.com'));
@@ -241,8 +240,8 @@ describe('resolve: reuse across calls', () => {
   it('builds a new cluster when only its endpoints change, and keeps every virtual host', () => {
     const resolver = new Resolver();
     const triggers = base();
-    const first = resolver.resolve({ triggers, endpoints: new Map() });
-    const second = resolver.resolve({ triggers, endpoints: new Map([['default/b', [{ address: '10.0.0.5', port: 80, hostId: 'h' }]]]) });
+    const first = resolver.resolve({ triggers, endpoints: NO_ENDPOINTS });
+    const second = resolver.resolve({ triggers, endpoints: EndpointsByTrigger.of([['default/b', [{ address: '10.0.0.5', port: 80, hostId: 'h' }]]]) });
     first.virtualHosts.forEach((v, i) => assert.equal(second.virtualHosts[i], v));
     const b = clusterName({ namespace: 'default', name: 'b' });
     first.clusters.forEach((c, i) => (c.name === b ? assert.notEqual(second.clusters[i], c) : assert.equal(second.clusters[i], c)));
@@ -251,10 +250,10 @@ describe('resolve: reuse across calls', () => {
 
   it('gives the same result as a fresh resolver after changes', () => {
     const resolver = new Resolver();
-    resolver.resolve({ triggers: base(), endpoints: new Map() });
+    resolver.resolve({ triggers: base(), endpoints: NO_ENDPOINTS });
     const next = [trigger('c2', { host: 'c.example.com', paths: [['/one', 'Prefix']], created: '2020-01-01T00:00:00Z' }), ...base()];
-    const reused = resolver.resolve({ triggers: next, endpoints: new Map() });
-    const fresh = resolveRoutes({ triggers: next, endpoints: new Map() });
+    const reused = resolver.resolve({ triggers: next, endpoints: NO_ENDPOINTS });
+    const fresh = resolveRoutes({ triggers: next, endpoints: NO_ENDPOINTS });
     const view = (m: typeof fresh) => ({
       vhosts: m.virtualHosts.map((v) => [v.host, v.routes.map((r) => [r.trigger.key, r.match.type, r.match.path, r.cluster])]),
       clusters: m.clusters.map((c) => c.name),

@@ -4,6 +4,7 @@ import { decodeToJson, encodeJson, messageType, TypeUrl, type ProtoJson } from '
 import { apiListener, METADATA_NAMESPACE, RouteTable, Translator, VHDS_ROUTE_TABLE, virtualHostLookup, virtualHostResource, type EnvoyResource } from '../controller/envoy/translate';
 import { packageRoot } from '../controller/package-root';
 import { Pipeline, resourceList } from '../controller/pipeline';
+import { EndpointsByTrigger } from '../controller/resolve/endpoints';
 import { clusterName, resolveRoutes } from '../controller/resolve/resolve';
 import { classifyObjects, emptyManifestObjects, loadManifests } from '../controller/sources/manifests';
 import { envoyMatch, re2 } from './support/envoy-match';
@@ -312,7 +313,7 @@ describe('translate: reuse across calls', () => {
         const { Resolver } = require('../controller/resolve/resolve') as typeof import('../controller/resolve/resolve');
         const r = new Resolver();
         const t = new Translator();
-        return (triggers: unknown[]) => t.translate(r.resolve({ triggers, endpoints: new Map() }));
+        return (triggers: unknown[]) => t.translate(r.resolve({ triggers, endpoints: new EndpointsByTrigger() }));
       })();
       const triggers = base();
       const first = run(triggers);
@@ -532,7 +533,7 @@ describe('PGV checker (test support)', () => {
 
 describe('resolveRoutes + Translator', () => {
   it('translates a model without the pipeline (resolver and translator are usable alone)', () => {
-    const model = resolveRoutes({ triggers: [trigger('t')], endpoints: new Map() });
+    const model = resolveRoutes({ triggers: [trigger('t')], endpoints: new EndpointsByTrigger() });
     const res = new Translator().translate(model);
     assert.equal(res.clusters.length, 1);
     assert.equal((res.routeConfigurations[0] as RouteTable).virtualHosts.length, 1);

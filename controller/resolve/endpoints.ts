@@ -15,9 +15,44 @@ export interface Endpoint {
   hostId: string;
 }
 
+/**
+ * Each trigger's endpoints, by namespace then name: tens of thousands of lookups
+ * per build need no `namespace/name` string each.
+ */
+export class EndpointsByTrigger {
+  private readonly byNamespace = new Map<string, Map<string, readonly Endpoint[]>>();
+
+  /** From `namespace/name` keys. */
+  static of(entries: Iterable<readonly [string, readonly Endpoint[]]>): EndpointsByTrigger {
+    const out = new EndpointsByTrigger();
+    for (const [key, endpoints] of entries) {
+      const slash = key.indexOf('/');
+      out.set(key.slice(0, slash), key.slice(slash + 1), endpoints);
+    }
+    return out;
+  }
+
+  get(namespace: string, name: string): readonly Endpoint[] | undefined {
+    return this.byNamespace.get(namespace)?.get(name);
+  }
+
+  set(namespace: string, name: string, endpoints: readonly Endpoint[]): void {
+    let byName = this.byNamespace.get(namespace);
+    if (!byName) this.byNamespace.set(namespace, (byName = new Map()));
+    byName.set(name, endpoints);
+  }
+
+  /** The triggers that have endpoints, as `namespace/name`. */
+  keys(): string[] {
+    const keys: string[] = [];
+    this.byNamespace.forEach((byName, namespace) => byName.forEach((_, name) => keys.push(objectKey({ namespace, name }))));
+    return keys;
+  }
+}
+
 export interface TriggerEndpoints {
-  /** By trigger `namespace/name`, sorted by address and port, without duplicates. */
-  byTrigger: Map<string, Endpoint[]>;
+  /** Sorted by address and port, without duplicates. */
+  byTrigger: EndpointsByTrigger;
   diagnostics: Diagnostic[];
 }
 
@@ -31,9 +66,7 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
     if (problem) unusableHosts.set(host.hostId, problem);
     else readyHosts.set(host.hostId, { address: host.hostname!, port: host.httpPort!, hostId: host.hostId });
   }
-  // Grouped by namespace, then trigger name: tens of thousands of workloads name a few thousand triggers, so
-  // the `namespace/name` key is built once per trigger rather than once per workload.
-  const byNamespace = new Map<string, Map<string, Endpoint[]>>();
+  const grouped = new Map<string, Map<string, Endpoint[]>>();
   const diagnostics: Diagnostic[] = [];
   for (const workload of workloads) {
     const triggerName = workload.metadata.labels?.[TRIGGER_LABEL];
@@ -49,16 +82,16 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
       continue;
     }
     const namespace = workload.metadata.namespace ?? 'default';
-    let byName = byNamespace.get(namespace);
-    if (!byName) byNamespace.set(namespace, (byName = new Map()));
+    let byName = grouped.get(namespace);
+    if (!byName) grouped.set(namespace, (byName = new Map()));
     const forTrigger = byName.get(triggerName);
     if (forTrigger) forTrigger.push(host);
     else byName.set(triggerName, [host]);
   }
-  const byTrigger = new Map<string, Endpoint[]>();
+  const byTrigger = new EndpointsByTrigger();
   // forEach, not for-of over entries: no [key, value] array per entry.
-  byNamespace.forEach((byName, namespace) => {
-    byName.forEach((endpoints, name) => byTrigger.set(objectKey({ namespace, name }), endpoints.length > 1 ? sortedUnique(endpoints) : endpoints));
+  grouped.forEach((byName, namespace) => {
+    byName.forEach((endpoints, name) => byTrigger.set(namespace, name, endpoints.length > 1 ? sortedUnique(endpoints) : endpoints));
   });
   return { byTrigger, diagnostics };
 }

@@ -17,7 +17,7 @@
  */
 import { checkedHTTPTrigger, type Diagnostic, type ValidPath, type ValidTrigger } from '../api/validate';
 import { Admission, claimKey } from './admission';
-import { compareStrings, sortInPlace, type Endpoint } from './endpoints';
+import { compareStrings, sortInPlace, type Endpoint, type EndpointsByTrigger } from './endpoints';
 
 export interface RouteModel {
   match: ValidPath;
@@ -50,8 +50,7 @@ export interface RoutingModel {
 export interface ResolveInput {
   /** HTTPTrigger manifests as read; malformed ones become diagnostics. Keys (`namespace/name`) should be unique. */
   triggers: readonly unknown[];
-  /** Endpoints by trigger `namespace/name`. */
-  endpoints: ReadonlyMap<string, readonly Endpoint[]>;
+  endpoints: EndpointsByTrigger;
 }
 
 /**
@@ -76,7 +75,7 @@ export class Resolver {
   private hostOrder: string[] = [];
   private clusters = new Map<string, ClusterModel & { index: number }>();
   private clusterOrder: string[] = [];
-  private last?: { admitted: ValidTrigger[]; endpoints: ReadonlyMap<string, readonly Endpoint[]>; model: RoutingModel };
+  private last?: { admitted: ValidTrigger[]; endpoints: EndpointsByTrigger; model: RoutingModel };
 
   resolve(input: ResolveInput): RoutingModel {
     const diagnostics: Diagnostic[] = [];
@@ -108,7 +107,7 @@ export class Resolver {
    * host), the rest and the endpoints untouched — patches last run's virtual
    * hosts and clusters instead of regrouping and re-sorting thousands.
    */
-  private patched(admitted: ValidTrigger[], endpoints: ReadonlyMap<string, readonly Endpoint[]>, diagnostics: Diagnostic[]): RoutingModel | undefined {
+  private patched(admitted: ValidTrigger[], endpoints: EndpointsByTrigger, diagnostics: Diagnostic[]): RoutingModel | undefined {
     const last = this.last;
     if (!last || last.endpoints !== endpoints || last.admitted.length !== admitted.length) return undefined;
     const replaced: [ValidTrigger, ValidTrigger][] = [];
@@ -127,7 +126,7 @@ export class Resolver {
       this.hosts.set(now.host, vh);
       virtualHosts[vh.index] = vh.model;
       const name = clusterName(now);
-      const cluster = { name, trigger: now, endpoints: endpoints.get(now.key) ?? NO_ENDPOINTS, index: this.clusters.get(name)!.index };
+      const cluster = { name, trigger: now, endpoints: endpoints.get(now.namespace, now.name) ?? NO_ENDPOINTS, index: this.clusters.get(name)!.index };
       this.clusters.set(name, cluster);
       clusters[cluster.index] = cluster;
     }
@@ -199,13 +198,13 @@ export class Resolver {
   }
 
   /** Clusters are rebuilt only when their trigger or its endpoints changed; name order is kept while the set of names is. */
-  private buildClusters(admitted: ValidTrigger[], endpointsByTrigger: ReadonlyMap<string, readonly Endpoint[]>): ClusterModel[] {
+  private buildClusters(admitted: ValidTrigger[], endpointsByTrigger: EndpointsByTrigger): ClusterModel[] {
     const previous = this.clusters;
     let sameNames = admitted.length === previous.size;
     this.clusters = new Map();
     for (const trigger of admitted) {
       const name = clusterName(trigger);
-      const endpoints = endpointsByTrigger.get(trigger.key) ?? NO_ENDPOINTS;
+      const endpoints = endpointsByTrigger.get(trigger.namespace, trigger.name) ?? NO_ENDPOINTS;
       const before = previous.get(name);
       if (!before) sameNames = false;
       this.clusters.set(
