@@ -20,14 +20,14 @@ export interface Endpoint {
  * per build need no `namespace/name` string each.
  */
 export class EndpointsByTrigger {
-  private readonly byNamespace = new Map<string, Map<string, readonly Endpoint[]>>();
+  private readonly byNamespace = new Map<string, Map<string, Endpoint[]>>();
 
-  /** From `namespace/name` keys. */
+  /** From `namespace/name` keys, each list as given. */
   static of(entries: Iterable<readonly [string, readonly Endpoint[]]>): EndpointsByTrigger {
     const out = new EndpointsByTrigger();
     for (const [key, endpoints] of entries) {
       const slash = key.indexOf('/');
-      out.set(key.slice(0, slash), key.slice(slash + 1), endpoints);
+      for (const endpoint of endpoints) out.add(key.slice(0, slash), key.slice(slash + 1), endpoint);
     }
     return out;
   }
@@ -36,10 +36,22 @@ export class EndpointsByTrigger {
     return this.byNamespace.get(namespace)?.get(name);
   }
 
-  set(namespace: string, name: string, endpoints: readonly Endpoint[]): void {
+  add(namespace: string, name: string, endpoint: Endpoint): void {
     let byName = this.byNamespace.get(namespace);
     if (!byName) this.byNamespace.set(namespace, (byName = new Map()));
-    byName.set(name, endpoints);
+    const endpoints = byName.get(name);
+    if (endpoints) endpoints.push(endpoint);
+    else byName.set(name, [endpoint]);
+  }
+
+  /** Sorts each trigger's endpoints by address and port, keeping one per address and port (the last added). */
+  sortEach(): void {
+    // forEach, not for-of over entries: no [key, value] array per entry.
+    this.byNamespace.forEach((byName) => {
+      byName.forEach((endpoints, name) => {
+        if (endpoints.length > 1) byName.set(name, sortedUnique(endpoints));
+      });
+    });
   }
 
   /** The triggers that have endpoints, as `namespace/name`. */
@@ -66,7 +78,7 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
     if (problem) unusableHosts.set(host.hostId, problem);
     else readyHosts.set(host.hostId, { address: host.hostname!, port: host.httpPort!, hostId: host.hostId });
   }
-  const grouped = new Map<string, Map<string, Endpoint[]>>();
+  const byTrigger = new EndpointsByTrigger();
   const diagnostics: Diagnostic[] = [];
   for (const workload of workloads) {
     const triggerName = workload.metadata.labels?.[TRIGGER_LABEL];
@@ -81,18 +93,9 @@ export function triggerEndpoints(workloads: readonly Workload[], hosts: readonly
       }
       continue;
     }
-    const namespace = workload.metadata.namespace ?? 'default';
-    let byName = grouped.get(namespace);
-    if (!byName) grouped.set(namespace, (byName = new Map()));
-    const forTrigger = byName.get(triggerName);
-    if (forTrigger) forTrigger.push(host);
-    else byName.set(triggerName, [host]);
+    byTrigger.add(workload.metadata.namespace ?? 'default', triggerName, host);
   }
-  const byTrigger = new EndpointsByTrigger();
-  // forEach, not for-of over entries: no [key, value] array per entry.
-  grouped.forEach((byName, namespace) => {
-    byName.forEach((endpoints, name) => byTrigger.set(namespace, name, endpoints.length > 1 ? sortedUnique(endpoints) : endpoints));
-  });
+  byTrigger.sortEach();
   return { byTrigger, diagnostics };
 }
 
