@@ -25,20 +25,22 @@ export class Admission {
   private byHost = new Map<string, ValidTrigger[]>();
   /** Why each trigger that is not admitted is not; a trigger of `sorted` without an entry is admitted. */
   private rejected = new Map<ValidTrigger, Diagnostic>();
-  private admitted = new Map<string, readonly ValidTrigger[]>();
+  /** The admitted triggers of hosts with more than one trigger (a host's only trigger is admitted). */
+  private admittedOfShared = new Map<string, readonly ValidTrigger[]>();
   /** Set when two triggers share a key: their relative order comes from content, so only a full pass is right. */
   hasDuplicateKeys = false;
 
-  /** The admitted triggers of each host that has any, in admission order (an unchanged host keeps its list object). */
-  get admittedByHost(): ReadonlyMap<string, readonly ValidTrigger[]> {
-    return this.admitted;
+  /** Visits each host's admitted triggers, in admission order (an unchanged host keeps its list object). */
+  forEachAdmittedHost(visit: (admitted: readonly ValidTrigger[], host: string) => void): void {
+    // The oldest trigger of a host is always admitted: every host has some.
+    this.byHost.forEach((triggers, host) => visit(triggers.length === 1 ? triggers : this.admittedOfShared.get(host)!, host));
   }
 
   /** Admits every trigger (given in admission order) from scratch. */
   admitAll(sorted: readonly ValidTrigger[]): AdmissionResult {
     this.rejected = new Map();
     this.byHost = new Map();
-    this.admitted = new Map();
+    this.admittedOfShared = new Map();
     const seen = new Set<string>();
     this.hasDuplicateKeys = false;
     for (const trigger of sorted) {
@@ -72,7 +74,7 @@ export class Admission {
       if (left.length > 0) this.byHost.set(before.host, left);
       else {
         this.byHost.delete(before.host);
-        this.admitted.delete(before.host);
+        this.admittedOfShared.delete(before.host);
       }
       this.byHost.set(now.host, [...(this.byHost.get(now.host) ?? []), now].sort((a, b) => position(a) - position(b)));
       this.rejected.delete(before);
@@ -89,7 +91,7 @@ export class Admission {
   private admitHost(triggers: readonly ValidTrigger[]): void {
     if (triggers.length === 1) {
       this.rejected.delete(triggers[0]); // a trigger's own paths are unique
-      this.admitted.set(triggers[0].host, triggers);
+      this.admittedOfShared.delete(triggers[0].host);
       return;
     }
     const admitted: ValidTrigger[] = [];
@@ -112,8 +114,7 @@ export class Admission {
         message: `host ${trigger.host} path ${taken.map((p) => `${p.path} (${p.type})`).join(', ')} is already routed to HTTPTrigger ${winner.key}, which is older; change this trigger's host or paths (the whole trigger is skipped)`,
       });
     }
-    // The oldest trigger of a host is always admitted.
-    this.admitted.set(triggers[0].host, admitted);
+    this.admittedOfShared.set(triggers[0].host, admitted);
   }
 
   private result(sorted: readonly ValidTrigger[]): AdmissionResult {

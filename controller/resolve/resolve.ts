@@ -93,7 +93,7 @@ export class Resolver {
     diagnostics.push(...admission.diagnostics);
 
     const model = this.patched(admitted, input.endpoints, diagnostics) ?? {
-      virtualHosts: this.buildVirtualHosts(this.admission.admittedByHost),
+      virtualHosts: this.buildVirtualHosts(),
       clusters: this.buildClusters(admitted, input.endpoints),
       admitted,
       diagnostics,
@@ -178,18 +178,18 @@ export class Resolver {
   }
 
   /** Virtual hosts are rebuilt only when the triggers on their host changed; host order is kept while the set of hosts is. */
-  private buildVirtualHosts(byHost: ReadonlyMap<string, readonly ValidTrigger[]>): VirtualHostModel[] {
+  private buildVirtualHosts(): VirtualHostModel[] {
     const previous = this.hosts;
-    let sameHosts = byHost.size === previous.size;
+    let sameHosts = true;
     this.hosts = new Map();
-    byHost.forEach((triggers, host) => {
+    this.admission.forEachAdmittedHost((triggers, host) => {
       const before = previous.get(host);
       if (!before) sameHosts = false;
       const unchanged = before && (before.triggers === triggers || (before.triggers.length === triggers.length && before.triggers.every((t, i) => t === triggers[i])));
       this.hosts.set(host, unchanged ? before : { triggers, model: virtualHost(host, triggers), index: -1 });
     });
     // The default sort compares UTF-16 code units, like compareStrings, without a call per comparison.
-    if (!sameHosts) this.hostOrder = [...byHost.keys()].sort();
+    if (!sameHosts || this.hosts.size !== previous.size) this.hostOrder = [...this.hosts.keys()].sort();
     return this.hostOrder.map((host, index) => {
       const entry = this.hosts.get(host)!;
       entry.index = index;
