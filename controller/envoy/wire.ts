@@ -158,19 +158,12 @@ export class WireWriter {
 
   string(value: string): void {
     const n = value.length;
+    // Short ASCII strings (nearly all of ours) are copied by hand: cheaper than a native call.
     if (n < 0x80) {
-      // Short ASCII strings (nearly all of ours) are copied by hand: cheaper than a native call.
       this.ensure(n + 1);
-      const start = this.pos;
-      this.buf[start] = n;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) break;
-        this.buf[start + 1 + i] = c;
-      }
-      if (i === n) {
-        this.pos = start + 1 + n;
+      if (this.copyAscii(value, this.pos + 1)) {
+        this.buf[this.pos] = n;
+        this.pos += n + 1;
         return;
       }
     }
@@ -185,21 +178,25 @@ export class WireWriter {
     const n = value.length;
     if (n < 0x7f) {
       this.ensure(n + 2);
-      const start = this.pos;
-      this.buf[start] = n + 1;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = value.charCodeAt(i);
-        if (c >= 0x80) break;
-        this.buf[start + 1 + i] = c;
-      }
-      if (i === n) {
-        this.buf[start + 1 + n] = 0x2f;
-        this.pos = start + 2 + n;
+      if (this.copyAscii(value, this.pos + 1)) {
+        this.buf[this.pos] = n + 1;
+        this.buf[this.pos + 1 + n] = 0x2f;
+        this.pos += n + 2;
         return;
       }
     }
     this.string(`${value}/`);
+  }
+
+  /** Copies `value` to `at` if it is all ASCII (room must be ensured); false, with bytes left undefined, if not. */
+  private copyAscii(value: string, at: number): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at + i] = c;
+    }
+    return true;
   }
 
   /** Appends bytes as they are (no length prefix). */
