@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { hostProblems, metadataProblems, pathProblems } from '../controller/api/validate';
 import { decodeToJson, encodeJson, messageType, type ProtoJson } from '../controller/envoy/protos';
 import { Pipeline, resourceList, type PipelineOutput } from '../controller/pipeline';
 import { envoyMatch } from './support/envoy-match';
@@ -329,6 +330,61 @@ describe('properties of the routing core', () => {
     );
   });
 });
+
+describe('properties of the name, host and path checks', () => {
+  // The checks take valid values in one regex and explain failures label by label.
+  // These oracles are the rules written out plainly; the two must never disagree.
+  const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  const validHost = (host: string) => {
+    const labels = host.toLowerCase().split('.');
+    const named = labels[0] === '*' ? labels.slice(1) : labels;
+    return (
+      host.length <= 253 &&
+      !/^\d{1,3}(\.\d{1,3}){3}$/.test(host) &&
+      named.length > 0 &&
+      named.every((l) => l.length <= 63 && DNS_LABEL.test(l))
+    );
+  };
+  const validName = (name: string) => name.length <= 253 && name.split('.').every((l) => l.length <= 63 && DNS_LABEL.test(l));
+  const validPath = (path: string) => path.startsWith('/') && !/[?#\s\u0000-\u001f\u007f]/.test(path);
+  const text = (units: string[], maxLength: number) =>
+    fc.oneof(
+      fc.string({ unit: fc.constantFrom(...units), maxLength }),
+      // Labels and names around the length limits.
+      fc.tuple(fc.integer({ min: 60, max: 66 }), fc.integer({ min: 1, max: 5 })).map(([n, count]) => Array.from({ length: count }, () => 'a'.repeat(n)).join('.')),
+    );
+  const hostUnits = ['a', 'B', '0', '9', '-', '.', '*', ':', '[', ' ', '\u212a' /* Kelvin sign: lower-cases to k */, 'é'];
+
+  it('hostProblems finds nothing exactly for the hosts Kubernetes IngressRule.host allows', () => {
+    fc.assert(
+      fc.property(text(hostUnits, 16), (host) => {
+        assert.equal(hostProblems(host).length === 0, validHost(host), JSON.stringify(host));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('metadataProblems finds nothing exactly for a DNS subdomain name in a DNS label namespace', () => {
+    const names = text(['a', 'B', '0', '-', '.', ' ', '/', '\u212a'], 12);
+    fc.assert(
+      fc.property(names, fc.option(names, { nil: undefined }), (name, namespace) => {
+        const valid = validName(name) && (namespace === undefined || (namespace.length <= 63 && DNS_LABEL.test(namespace)));
+        assert.equal(metadataProblems(namespace, name).length === 0, valid, JSON.stringify([namespace, name]));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('pathProblems finds nothing exactly for absolute paths without query, fragment, space or control characters', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('/', 'a', '%', '?', '#', ' ', '\t', '\u007f', '\u00a0', '\u2028', 'é', '\ud83d'), maxLength: 10 }), (path) => {
+        assert.equal(pathProblems(path, 0).length === 0, validPath(path), JSON.stringify(path));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
 
 function assertRoundTrip(resource: ProtoJson): void {
   const { '@type': typeUrl, ...fields } = resource;

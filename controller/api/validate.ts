@@ -59,13 +59,13 @@ const PLAIN_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 const PLAIN_PATH = /^\/[^?#\s\u0000-\u001f\u007f]*$/;
 const NO_PROBLEMS: readonly string[] = Object.freeze([]);
 const NOT_LOWER_CASE_ASCII = /[^-a-z0-9.*]/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** Lower case, without a copy of the names (nearly all of them) that already are. */
 function lowerCase(name: string): string {
   return NOT_LOWER_CASE_ASCII.test(name) ? name.toLowerCase() : name;
 }
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** A user-supplied value for a message; never throws (unlike String() on some objects). */
 function show(value: unknown): string {
