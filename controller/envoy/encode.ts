@@ -12,8 +12,8 @@
 import type { Duration } from '../api/duration';
 import type { ValidTrigger } from '../api/validate';
 import type { Endpoint } from '../resolve/endpoints';
-import { messageType, type ProtoJson } from './protos';
-import { encodeMessage, WireWriter } from './wire';
+import { messageType } from './protos';
+import { WireWriter } from './wire';
 
 const VARINT = 0;
 const LEN = 2;
@@ -241,16 +241,11 @@ function writeDuration(w: WireWriter, d: Duration): void {
 export const METADATA_NAMESPACE = 'control.cosmonic.io';
 export const METADATA_TRIGGER_KEY = 'trigger';
 
-let clusterTail: Uint8Array | undefined;
-
-/**
- * Writes an EDS Cluster: its name, then the fields every cluster shares
- * (encoded once, by the generic encoder, from `sharedFields`).
- */
-export function writeCluster(w: WireWriter, name: string, sharedFields: () => ProtoJson): void {
+/** Writes an EDS Cluster: its name, then the already encoded fields every cluster shares. */
+export function writeCluster(w: WireWriter, name: string, sharedFields: Uint8Array): void {
   w.tag(F().cluster.name, LEN);
   w.string(name);
-  w.raw((clusterTail ??= encodeMessage(messageType('envoy.config.cluster.v3.Cluster'), sharedFields())));
+  w.raw(sharedFields);
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 } from './encode';
 import { formatProtoDuration } from './proto-duration';
 import { messageType, TypeUrl, type ProtoJson, type ResourceTypeUrl } from './protos';
-import { writeMessage, type WireWriter } from './wire';
+import { encodeMessage, writeMessage, type WireWriter } from './wire';
 
 export { METADATA_NAMESPACE };
 /** Name of the Envoy listener and of the RouteConfiguration it reads over RDS. */
@@ -300,13 +300,16 @@ function routeAction(trigger: ValidTrigger, cluster: string): ProtoJson {
   return { cluster, auto_host_rewrite: true, timeout: durationJson(trigger.timeout), append_x_forwarded_host: true };
 }
 
+/** clusterSharedFields as bytes: encoded once, copied into every cluster. */
+let clusterSharedEncoding: Uint8Array | undefined;
+
 class EdsCluster implements EnvoyResource {
   readonly typeUrl = TypeUrl.Cluster;
 
   constructor(readonly name: string) {}
 
   write(w: WireWriter): void {
-    writeCluster(w, this.name, clusterSharedFields);
+    writeCluster(w, this.name, (clusterSharedEncoding ??= encodeMessage(messageType(TypeUrl.Cluster), clusterSharedFields())));
   }
 
   toJson(): ProtoJson {
