@@ -131,12 +131,12 @@ export class AdsServer implements StreamHost {
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
   }
 
-  /** The Listener a proxyless gRPC client gets for `name`, built once per name. */
-  /** API listeners held (for /debug and tests): names asked for in this snapshot or the one before. */
+  /** How many API listeners the server holds: names asked for during this snapshot or the one before. */
   get apiListenersHeld(): number {
     return new Set([...this.apiListeners.keys(), ...this.previousApiListeners.keys()]).size;
   }
 
+  /** The Listener a proxyless gRPC client gets for `name`, built once per name and routing. */
   apiListener(name: string): EncodedResource {
     const snapshot = this.snapshot!;
     if (this.routeLookup?.snapshot !== snapshot) {
