@@ -12,7 +12,7 @@
  */
 import type { Duration } from '../api/duration';
 import type { ValidTrigger } from '../api/validate';
-import type { Endpoint } from '../resolve/endpoints';
+import { sameEndpoints, type Endpoint } from '../resolve/endpoints';
 import type { RouteModel, RoutingModel, VirtualHostModel } from '../resolve/resolve';
 import {
   METADATA_NAMESPACE,
@@ -412,7 +412,7 @@ export class Translator {
       }
       const assignment = at >= 0 ? last!.clusterLoadAssignments[at] : undefined;
       clusters[i] = at >= 0 ? last!.clusters[at] : new EdsCluster(c.name);
-      clusterLoadAssignments[i] = assignment && sameEndpoints(assignment.endpoints, c.endpoints) ? assignment : new EndpointAssignment(c.name, c.endpoints, c.trigger.upstreamHost);
+      clusterLoadAssignments[i] = assignment && sameEndpoints(assignment.endpoints, c.endpoints, 'addresses') ? assignment : new EndpointAssignment(c.name, c.endpoints, c.trigger.upstreamHost);
     });
     return { clusters, clusterLoadAssignments };
   }
@@ -460,10 +460,6 @@ function hasExactRoute(routes: readonly RouteModel[], exactCount: number, path: 
 
 function wildcardAuthorityRegex(host: string): string {
   return `(?i)^[^.:]+${host.slice(1).replace(/\./g, '\\.')}(:[0-9]+)?$`;
-}
-
-function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
-  return a === b || (a.length === b.length && a.every((e, i) => e.address === b[i].address && e.port === b[i].port));
 }
 
 function durationJson(d: Duration): string {

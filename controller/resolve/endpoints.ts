@@ -121,6 +121,16 @@ function endpointProblem(host: Host): string | undefined {
   return undefined;
 }
 
+/** The same endpoints in the same order: with the same hosts, or (`addresses`) only at the same addresses and ports, all Envoy sees. */
+export function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[], compare: 'hosts' | 'addresses' = 'hosts'): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].address !== b[i].address || a[i].port !== b[i].port || (compare === 'hosts' && a[i].hostId !== b[i].hostId)) return false;
+  }
+  return true;
+}
+
 /**
  * Sorts stably in place. Short arrays (a trigger's few routes or endpoints,
  * sorted thousands of times per build) by insertion: Array.prototype.sort

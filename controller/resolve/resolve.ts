@@ -17,7 +17,7 @@
  */
 import { checkedHTTPTrigger, type Diagnostic, type ValidPath, type ValidTrigger } from '../api/validate';
 import { Admission, claimKey } from './admission';
-import { compareStrings, sortInPlace, type Endpoint, type EndpointsByTrigger } from './endpoints';
+import { compareStrings, sameEndpoints, sortInPlace, type Endpoint, type EndpointsByTrigger } from './endpoints';
 
 export interface RouteModel {
   match: ValidPath;
@@ -277,9 +277,4 @@ export function routeClaimCollisions(triggers: readonly ValidTrigger[]): { host:
     }
   }
   return [...claims.values()].filter((c) => c.triggers.length > 1);
-}
-
-
-function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {
-  return a === b || (a.length === b.length && a.every((e, i) => e.address === b[i].address && e.port === b[i].port && e.hostId === b[i].hostId));
 }
