@@ -204,25 +204,25 @@ function writeActionAndMetadata(w: WireWriter, trigger: ValidTrigger, cluster: s
 
   w.tag(f.route.metadata, LEN);
   const metadata = w.beginLength();
-  w.tag(f.metadata.filter_metadata, LEN);
-  const entry = w.beginLength();
-  w.tag(KEY, LEN);
-  w.string(METADATA_NAMESPACE);
-  w.tag(VALUE, LEN);
-  const struct = w.beginLength();
-  w.tag(f.struct.fields, LEN);
-  const field = w.beginLength();
-  w.tag(KEY, LEN);
-  w.string(METADATA_TRIGGER_KEY);
-  w.tag(VALUE, LEN);
-  const value = w.beginLength();
+  const [namespaceEntry, struct] = beginMapEntry(w, f.metadata.filter_metadata, METADATA_NAMESPACE);
+  const [triggerEntry, value] = beginMapEntry(w, f.struct.fields, METADATA_TRIGGER_KEY);
   w.tag(f.value.string_value, LEN);
   w.string(trigger.key);
   w.endLength(value);
-  w.endLength(field);
+  w.endLength(triggerEntry);
   w.endLength(struct);
-  w.endLength(entry);
+  w.endLength(namespaceEntry);
   w.endLength(metadata);
+}
+
+/** Starts an entry of a map<string, message> field: returns the marks of the entry and of its value (close the value first). */
+function beginMapEntry(w: WireWriter, field: number, key: string): [entry: number, value: number] {
+  w.tag(field, LEN);
+  const entry = w.beginLength();
+  w.tag(KEY, LEN);
+  w.string(key);
+  w.tag(VALUE, LEN);
+  return [entry, w.beginLength()];
 }
 
 function writeDuration(w: WireWriter, d: Duration): void {
