@@ -1,0 +1,4 @@
+# The pinned versions of the test control plane. The build cache is keyed by these
+# (and by the wrapper modules' go.sum), so changing one rebuilds.
+K8S_VERSION=v1.37.2
+ETCD_VERSION=v3.6.17
