@@ -62,6 +62,12 @@ describe('api: HTTPTrigger schema (the CRD openAPIV3Schema)', () => {
     });
   }
 
+  it('names the alternatives of a oneOf for each volume that sets none or both, and keeps each volume\'s error', () => {
+    const r = validateSchema('HTTPTrigger', withSpec((s) => (s.template.spec.volumes = [{ name: 'both', ephemeral: {}, hostPath: { path: '/d' } }, { name: 'none' }])));
+    assert.ok(!r.ok);
+    assert.deepEqual(r.errors, ['spec.template.spec.volumes[0]: set only one of ephemeral, hostPath', 'spec.template.spec.volumes[1]: set exactly one of ephemeral, hostPath']);
+  });
+
   it('reports unknown fields (kubectl --validate=strict) instead of dropping them, at any depth', () => {
     const t = withSpec((s) => {
       s.replica = 2;

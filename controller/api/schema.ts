@@ -43,7 +43,7 @@ export function validateSchema<T>(kind: SchemaKind, object: unknown): SchemaResu
   const { validate, defaultedObjects } = validators[kind];
   const copy = copyAlong(object, defaultedObjects);
   if (validate(copy)) return { ok: true, value: copy as T };
-  return { ok: false, errors: formatErrors(validate.errors ?? []) };
+  return { ok: false, errors: formatErrors(validate.errors ?? [], validate.schema as JsonSchema) };
 }
 
 /**
@@ -170,11 +170,19 @@ function strictObjects(schema: JsonSchema): JsonSchema {
   return out;
 }
 
-function formatErrors(errors: ErrorObject[]): string[] {
+function formatErrors(errors: ErrorObject[], root: JsonSchema): string[] {
+  // A oneOf's branch errors only say what each alternative lacks: report the oneOf once, naming the alternatives.
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  const inOneOfBranch = (e: ErrorObject) => oneOfs.some((o) => o !== e && e.instancePath === o.instancePath && e.schemaPath.startsWith(`${o.schemaPath}/`));
   const messages = errors
-    .filter((e) => e.keyword !== 'oneOf' || errors.length === 1)
+    .filter((e) => !inOneOfBranch(e))
     .map((e) => {
       const at = instancePathToField(e.instancePath);
+      if (e.keyword === 'oneOf') {
+        const alternatives = (schemaAt(root, e.schemaPath) as JsonSchema[]).flatMap((branch) => (branch.required as string[] | undefined) ?? []);
+        const passing = (e.params as { passingSchemas: number[] | null }).passingSchemas;
+        return `${at || '(object)'}: ${passing ? 'set only one' : 'set exactly one'} of ${alternatives.join(', ')}`;
+      }
       if (e.keyword === 'additionalProperties') {
         const field = (e.params as { additionalProperty: string }).additionalProperty;
         return `${at ? `${at}.` : ''}${field}: unknown field`;
@@ -189,6 +197,14 @@ function formatErrors(errors: ErrorObject[]): string[] {
       return `${at || '(object)'}: ${e.message}`;
     });
   return [...new Set(messages)];
+}
+
+/** The part of a schema an error's `schemaPath` (`#/properties/spec/...`) points at. */
+function schemaAt(root: JsonSchema, schemaPath: string): unknown {
+  return schemaPath
+    .split('/')
+    .slice(1)
+    .reduce<unknown>((node, part) => (node as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')], root);
 }
 
 /** `/spec/ingress/paths/0/path` → `spec.ingress.paths[0].path`. */

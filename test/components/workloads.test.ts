@@ -86,7 +86,7 @@ describe('WorkloadDeployment (Pulumi mocks)', () => {
         { ...TASK_WORKER, hostInterfaces: [{ namespace: 'wasi', package: 'logging', interfaces: ['logging'] }, { namespace: 'wasi', package: 'logging', version: '0.1.0-draft', interfaces: ['logging'] }] },
         /at most one unnamed hostInterface is allowed per wasi:logging; set a unique name/,
       ],
-      ['a volume that is both ephemeral and a host path', { ...INDEX_SERVICE, volumes: [{ name: 'data', ephemeral: {}, hostPath: { path: '/d' } }] }, /spec\.template\.spec\.volumes\[0\]: must match exactly one schema in oneOf/],
+      ['a volume that is both ephemeral and a host path', { ...INDEX_SERVICE, volumes: [{ name: 'data', ephemeral: {}, hostPath: { path: '/d' } }] }, /spec\.template\.spec\.volumes\[0\]: set only one of ephemeral, hostPath/],
       ['a negative pool size', { components: [{ name: 'c', image: 'i', poolSize: -1 }] }, /spec\.template\.spec\.components\[0\]\.poolSize: must be >= 0/],
       ['a component without an image', { components: [{ name: 'c' }] }, /spec\.template\.spec\.components\[0\]\.image: required field is missing/],
       ['an unknown deploy policy', { ...TASK_WORKER, deployPolicy: 'BlueGreen' }, /deployPolicy "BlueGreen" is not supported: use one of "RollingUpdate", "Recreate"/],
