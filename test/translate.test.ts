@@ -227,7 +227,10 @@ describe('translate: Envoy resources', () => {
       assert.ok(c.lb_policy === undefined || c.lb_policy === 'ROUND_ROBIN', c.lb_policy);
       assert.match(c.connect_timeout, /^\d+(\.\d+)?s$/);
       assert.notEqual(parseFloat(c.connect_timeout), 0);
-      assert.ok(c.outlier_detection && Object.keys(c.outlier_detection).length > 0);
+      // Gateway errors only: Envoy (and gRPC) enforce success-rate ejection unless it is set to 0.
+      assert.equal(c.outlier_detection.enforcing_consecutive_gateway_failure, 100);
+      assert.equal(c.outlier_detection.enforcing_consecutive_5xx, 0);
+      assert.equal(c.outlier_detection.enforcing_success_rate, 0);
     }
   });
 

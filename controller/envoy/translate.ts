@@ -99,10 +99,14 @@ function deepFreeze<T>(value: T): T {
 
 const ADS_CONFIG_SOURCE = deepFreeze({ ads: {}, resource_api_version: 'V3' });
 // Eject a host after consecutive gateway errors (502/503/504: the host, not the
-// workload, failing); a workload's own 500s say nothing about the host.
+// workload, failing); a workload's own 500s say nothing about the host, so the
+// 5xx and success-rate checks (Envoy enforces the latter unless told 0) are off.
+// gRPC's xDS client also crashes running a success-rate check it got no
+// minimum_hosts for (grpc-js 1.14).
 const OUTLIER_DETECTION = deepFreeze({
   consecutive_5xx: 5,
   enforcing_consecutive_5xx: 0,
+  enforcing_success_rate: 0,
   consecutive_gateway_failure: 5,
   enforcing_consecutive_gateway_failure: 100,
   interval: '10s',
