@@ -50,6 +50,9 @@ interface DiscoveryRequest {
 
 type AnyStream = XdsStream<AdsRequest, TypeRecord>;
 
+/** How long close() waits for clients to hang up before cutting their connections. */
+export const SHUTDOWN_GRACE_MS = 5000;
+
 export class AdsServer implements StreamHost {
   private snapshot?: Snapshot;
   private readonly streams = new Set<AnyStream>();
@@ -125,10 +128,23 @@ export class AdsServer implements StreamHost {
     return this.streams.size;
   }
 
-  /** Stops accepting, ends every stream cleanly, and waits for the server to close. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting and ends every stream cleanly; connections a client keeps
+   * open after that (a gRPC xDS client whose channel was closed keeps its
+   * HTTP/2 session) are cut after `graceMs`, so shutdown has a deadline.
+   */
+  async close(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
     for (const stream of this.streams) stream.end();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    await new Promise<void>((resolve) => {
+      const deadline = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(deadline);
+        resolve();
+      });
+    });
   }
 
   /** How many API listeners the server holds: names asked for during this snapshot or the one before. */
