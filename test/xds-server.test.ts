@@ -6,7 +6,6 @@
  */
 import * as assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import * as grpcXds from '@grpc/grpc-js-xds';
 import type { Host, HTTPTrigger, Workload } from '../controller/api/types';
 import { TRIGGER_LABEL } from '../controller/api/types';
 import { TypeUrl } from '../controller/envoy/protos';
@@ -14,31 +13,9 @@ import { jsonResource } from '../controller/envoy/translate';
 import { Pipeline } from '../controller/pipeline';
 import { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder } from '../controller/xds/snapshot';
-
-grpcXds.register();
+import { backend, call, xdsClient } from './support/grpc-backend';
 
 const READY = [{ type: 'Ready', status: 'True' as const }];
-const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-
-/** A gRPC server answering every unary method with its own name. */
-async function backend(name: string): Promise<{ port: number; server: grpc.Server }> {
-  const server = new grpc.Server();
-  const handler: grpc.handleUnaryCall<Buffer, Buffer> = (_call, cb) => cb(null, Buffer.from(name));
-  const methods = ['/api/Echo', '/healthz'];
-  server.addService(
-    Object.fromEntries(
-      methods.map((path) => [
-        path,
-        { path, requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
-      ]),
-    ),
-    Object.fromEntries(methods.map((path) => [path, handler])),
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  return { port, server };
-}
 
 function trigger(name: string, path: string, pathType: string, created: string): HTTPTrigger {
   return {
@@ -69,14 +46,6 @@ function workload(triggerName: string, hostId: string): Workload {
     spec: {},
     status: { hostId, conditions: READY },
   };
-}
-
-function call(client: grpc.Client, method: string): Promise<string> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(method, raw.serialize, raw.deserialize, Buffer.alloc(0), { deadline: Date.now() + 5000 }, (err, value) =>
-      err ? reject(err) : resolve(value!.toString()),
-    ),
-  );
 }
 
 async function tally(client: grpc.Client, method: string, calls: number): Promise<Map<string, number>> {
@@ -126,13 +95,7 @@ describe('ADS server with a real gRPC xDS client', function () {
     ads = new AdsServer(events);
     adsPort = await ads.listen('127.0.0.1:0');
     publish();
-    const bootstrap = {
-      xds_servers: [{ server_uri: `127.0.0.1:${adsPort}`, channel_creds: [{ type: 'insecure' }], server_features: [] }],
-      node: { id: 'test-client', locality: {} },
-    };
-    client = new grpc.Client('xds:///echo.test', grpc.credentials.createInsecure(), {
-      'grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config': JSON.stringify(bootstrap),
-    });
+    client = xdsClient(`127.0.0.1:${adsPort}`, 'echo.test');
   });
 
   after(async () => {

@@ -42,11 +42,13 @@ describe('.github/workflows', () => {
     assert.equal(deploy.jobs.test.uses, './.github/workflows/test.yml');
   });
 
-  it('runs the tests on Node 22 through .ci/run, also when called from deploy', () => {
+  it('runs the tests on Node 22 through .ci/run, with the Go the test control plane is built with, also when called from deploy', () => {
     const test = workflow('test.yml');
     assert.ok('workflow_call' in test.on && 'pull_request' in test.on);
     const steps = test.jobs.test.steps;
     assert.equal(steps.find((s: any) => String(s.uses).startsWith('actions/setup-node@')).with['node-version'], 22);
+    const goMod = steps.find((s: any) => String(s.uses).startsWith('actions/setup-go@')).with['go-version-file'];
+    assert.ok(fs.existsSync(path.join(packageRoot(), goMod)), goMod);
     assert.ok(steps.some((s: any) => s.run === './.ci/run'));
   });
 });

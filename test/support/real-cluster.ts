@@ -1,0 +1,316 @@
+/**
+ * A real Kubernetes control plane for the tests: etcd, kube-apiserver and
+ * kube-controller-manager built from their Go modules by test/cluster/build.sh
+ * (cached outside the clone), started here on free 127.0.0.1 ports with
+ * envtest-like flags: RBAC, service-account token signing, an admin client
+ * certificate, the OwnerReferencesPermissionEnforcement admission plugin, and an
+ * audit log of every request made by a ServiceAccount (how the tests prove the
+ * controller is never refused).
+ *
+ * Everything started is stopped by stop(), also when start() fails half-way,
+ * and killed if the test process exits without calling it.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { packageRoot } from '../../controller/package-root';
+
+const run = promisify(execFile);
+const BUILD_SCRIPT = path.join(packageRoot(), 'test/cluster/build.sh');
+
+let binariesDir: Promise<string> | undefined;
+
+/**
+ * The directory holding etcd, kube-apiserver, kube-controller-manager and
+ * kubectl: built once per version set (a cold build takes ~15 min on 2 cores),
+ * then reused. A failed build fails the test that needed it.
+ */
+export function controlPlaneBinaries(): Promise<string> {
+  binariesDir ??= run('bash', [BUILD_SCRIPT], { maxBuffer: 64 * 1024 * 1024 })
+    .then(({ stdout }) => stdout.trim().split('\n').pop()!)
+    .catch((err: Error & { stderr?: string }) => {
+      binariesDir = undefined;
+      throw new Error(`test/cluster/build.sh could not build the test control plane (needs Go and the Go module proxy): ${err.stderr?.slice(-4000) ?? err.message}`);
+    });
+  return binariesDir;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started {
+  name: string;
+  child: ChildProcess;
+  exited: Promise<void>;
+  log: string;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export interface AuditEvent {
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string; apiGroup?: string };
+  responseStatus?: { code: number; message?: string; reason?: string };
+}
+
+export interface RealClusterOptions {
+  /** Manifests (CRDs) applied before kube-controller-manager starts, so its garbage collector watches their kinds from the start. */
+  crds?: string[];
+  /** Start kube-controller-manager (garbage collector, namespaces, service accounts). Default true. */
+  controllerManager?: boolean;
+}
+
+export class RealCluster {
+  private readonly processes: Started[] = [];
+  readonly server: string;
+  readonly adminKubeconfig: string;
+  private readonly auditLog: string;
+
+  private constructor(
+    readonly dir: string,
+    readonly bin: string,
+    port: number,
+  ) {
+    this.server = `https://127.0.0.1:${port}`;
+    this.adminKubeconfig = path.join(dir, 'admin.kubeconfig');
+    this.auditLog = path.join(dir, 'audit.log');
+  }
+
+  static async start(options: RealClusterOptions = {}): Promise<RealCluster> {
+    const bin = await controlPlaneBinaries();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-cluster-'));
+    const cluster = new RealCluster(dir, bin, await freePort());
+    try {
+      await cluster.boot(options);
+    } catch (err) {
+      await cluster.stop({ keepDir: true });
+      const logs = cluster.processes.map((p) => `--- ${p.name} (${p.log}):\n${tail(p.log)}`).join('\n');
+      throw new Error(`the test control plane did not start (files kept in ${dir}): ${(err as Error).message}\n${logs}`);
+    }
+    return cluster;
+  }
+
+  private async boot(options: RealClusterOptions): Promise<void> {
+    const { dir } = this;
+    const pki = path.join(dir, 'pki');
+    fs.mkdirSync(pki);
+    const file = (name: string) => path.join(pki, name);
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
+    await run('openssl', ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-subj', '/CN=wasm-control-test-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    const leaf = (name: string, subject: string, ...ext: string[]) =>
+      run('openssl', ['req', '-x509', ...ec, '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-keyout', file(`${name}.key`), '-out', file(`${name}.crt`), '-subj', subject, ...ext.flatMap((e) => ['-addext', e])]);
+    await Promise.all([
+      leaf('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
+      // system:masters: the admin used to set up the cluster and fixtures; never the controller's credentials.
+      leaf('admin', '/O=system:masters/CN=wasm-control-test-admin', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
+      run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file('service-accounts.key')]),
+    ]);
+    await run('openssl', ['pkey', '-in', file('service-accounts.key'), '-pubout', '-out', file('service-accounts.pub')]);
+    const kubeconfig = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server: this.server, 'certificate-authority': file('ca.crt') } }],
+      users: [{ name: 'admin', user: { 'client-certificate': file('admin.crt'), 'client-key': file('admin.key') } }],
+      contexts: [{ name: 'admin', context: { cluster: 'test', user: 'admin', namespace: 'default' } }],
+      'current-context': 'admin',
+    };
+    fs.writeFileSync(this.adminKubeconfig, JSON.stringify(kubeconfig));
+    fs.writeFileSync(
+      path.join(dir, 'audit-policy.json'),
+      JSON.stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata', userGroups: ['system:serviceaccounts'] }, { level: 'None' }] }),
+    );
+
+    const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
+    const etcd = this.spawn('etcd', [
+      '--name=test',
+      `--data-dir=${path.join(dir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=test=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    await this.waitFor('etcd', etcd, async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
+
+    const apiserver = this.spawn('kube-apiserver', [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${new URL(this.server).port}`,
+      `--cert-dir=${path.join(dir, 'apiserver-certs')}`,
+      `--tls-cert-file=${file('apiserver.crt')}`,
+      `--tls-private-key-file=${file('apiserver.key')}`,
+      `--client-ca-file=${file('ca.crt')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${file('service-accounts.pub')}`,
+      `--service-account-signing-key-file=${file('service-accounts.key')}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      // The loopback advertise address cannot be an Endpoints address.
+      '--endpoint-reconciler-type=none',
+      '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
+      `--audit-policy-file=${path.join(dir, 'audit-policy.json')}`,
+      `--audit-log-path=${this.auditLog}`,
+      '--audit-log-format=json',
+      '--audit-log-mode=blocking',
+      '--profiling=false',
+    ]);
+    await this.waitFor('kube-apiserver', apiserver, async () => (await this.kubectl(['get', '--raw', '/readyz'])).code === 0, 120_000);
+
+    if (options.crds?.length) {
+      await this.apply(options.crds);
+      await this.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    }
+
+    if (options.controllerManager ?? true) {
+      const kcm = this.spawn('kube-controller-manager', [
+        `--kubeconfig=${this.adminKubeconfig}`,
+        '--leader-elect=false',
+        '--secure-port=0',
+        `--root-ca-file=${file('ca.crt')}`,
+        `--service-account-private-key-file=${file('service-accounts.key')}`,
+        '--profiling=false',
+      ]);
+      // The service-account controller making `default` in `default` shows the controllers are running.
+      await this.waitFor('kube-controller-manager', kcm, async () => (await this.kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0, 120_000);
+    }
+  }
+
+  private spawn(name: string, args: string[]): Started {
+    const log = path.join(this.dir, `${name}.log`);
+    const out = fs.openSync(log, 'a');
+    const child = spawn(path.join(this.bin, name), args, { stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    running.add(child);
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        running.delete(child);
+        resolve();
+      }),
+    );
+    child.once('error', () => undefined); // reported through exited/waitFor
+    const started = { name, child, exited, log };
+    this.processes.push(started);
+    return started;
+  }
+
+  /** Polls `ready` until it is true; fails at once if the process exits first. */
+  private async waitFor(what: string, started: Started, ready: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void started.exited.then(() => (exited = true));
+    for (;;) {
+      if (exited) throw new Error(`${what} exited with ${started.child.exitCode ?? started.child.signalCode}`);
+      if (await ready().catch(() => false)) return;
+      if (Date.now() > deadline) throw new Error(`${what} was not ready within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Runs the kubectl of the same release, as the admin unless another kubeconfig is given. */
+  async kubectl(args: string[], options: { input?: string; kubeconfig?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(path.join(this.bin, 'kubectl'), [`--kubeconfig=${options.kubeconfig ?? this.adminKubeconfig}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(options.input ?? '');
+    });
+  }
+
+  /** kubectl that must succeed; its stdout. */
+  async kubectlOk(args: string[], options: { input?: string; kubeconfig?: string } = {}): Promise<string> {
+    const result = await this.kubectl(args, options);
+    if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+    return result.stdout;
+  }
+
+  /** `kubectl apply --server-side` of files or folders, as the admin. */
+  async apply(files: string[], fieldManager = 'wasm-control-tests'): Promise<string> {
+    return this.kubectlOk(['apply', '--server-side', `--field-manager=${fieldManager}`, ...files.flatMap((f) => ['-f', f])]);
+  }
+
+  /** A client for the admin. */
+  adminConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.adminKubeconfig);
+    return kc;
+  }
+
+  /**
+   * Credentials of a ServiceAccount, as a pod gets them: a bound token from the
+   * TokenRequest API, and the cluster CA. The account must exist.
+   */
+  async serviceAccountConfig(namespace: string, name: string): Promise<{ config: KubeConfig; file: string }> {
+    const core = this.adminConfig().makeApiClient(CoreV1Api);
+    const request = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const kubeconfig = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'test', cluster: { server: this.server, 'certificate-authority': path.join(this.dir, 'pki/ca.crt') } }],
+      users: [{ name, user: { token: request.status!.token } }],
+      contexts: [{ name, context: { cluster: 'test', user: name, namespace } }],
+      'current-context': name,
+    };
+    const file = path.join(this.dir, `${namespace}-${name}.kubeconfig`);
+    fs.writeFileSync(file, JSON.stringify(kubeconfig));
+    const config = new KubeConfig();
+    config.loadFromFile(file);
+    return { config, file };
+  }
+
+  /** What the API server recorded of the requests made by ServiceAccounts (written before each response). */
+  auditEvents(username?: string): AuditEvent[] {
+    if (!fs.existsSync(this.auditLog)) return [];
+    return fs
+      .readFileSync(this.auditLog, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as AuditEvent)
+      .filter((e) => !username || e.user.username === username);
+  }
+
+  /** Stops the processes (newest first) and removes the files. */
+  async stop(options: { keepDir?: boolean } = {}): Promise<void> {
+    for (const started of this.processes.slice().reverse()) {
+      if (started.child.exitCode === null && started.child.signalCode === null) {
+        started.child.kill('SIGTERM');
+        const timer = setTimeout(() => started.child.kill('SIGKILL'), 10_000);
+        await started.exited;
+        clearTimeout(timer);
+      }
+    }
+    if (!options.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function tail(file: string, bytes = 3000): string {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return text.slice(-bytes);
+  } catch {
+    return '(no log)';
+  }
+}
