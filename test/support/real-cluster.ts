@@ -1,6 +1,7 @@
 /**
  * A real Kubernetes control plane for the tests: etcd, kube-apiserver and
- * kube-controller-manager built from their Go modules by test/cluster/build.sh
+ * kube-controller-manager (and, when asked, kube-scheduler with kwok's simulated
+ * nodes) built from their Go modules by test/cluster/build.sh
  * (cached outside the clone), started here on free 127.0.0.1 ports with
  * envtest-like flags: RBAC, service-account token signing, an admin client
  * certificate, the OwnerReferencesPermissionEnforcement admission plugin, and an
@@ -25,8 +26,8 @@ const BUILD_SCRIPT = path.join(packageRoot(), 'test/cluster/build.sh');
 let binariesDir: Promise<string> | undefined;
 
 /**
- * The directory holding etcd, kube-apiserver, kube-controller-manager and
- * kubectl: built once per version set (a cold build takes ~15 min on 2 cores),
+ * The directory holding etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler, kubectl and kwok: built once per version set (a cold build takes ~15 min on 2 cores),
  * then reused. A failed build fails the test that needed it.
  */
 export function controlPlaneBinaries(): Promise<string> {
@@ -57,6 +58,9 @@ interface Started {
   log: string;
 }
 
+/** Nodes kwok manages carry this annotation. */
+const KWOK_ANNOTATION = 'kwok.x-k8s.io/node';
+
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
@@ -73,8 +77,14 @@ export interface AuditEvent {
 export interface RealClusterOptions {
   /** Manifests (CRDs) applied before kube-controller-manager starts, so its garbage collector watches their kinds from the start. */
   crds?: string[];
-  /** Start kube-controller-manager (garbage collector, namespaces, service accounts). Default true. */
+  /** Start kube-controller-manager (garbage collector, namespaces, service accounts, Deployments). Default true. */
   controllerManager?: boolean;
+  /**
+   * Simulated nodes: kube-scheduler places pods on this many kwok nodes, and kwok
+   * marks them Running and Ready without containers, so Deployments become
+   * Available as on a real cluster. Default 0 (no scheduler, no kwok).
+   */
+  nodes?: number;
 }
 
 export class RealCluster {
@@ -101,7 +111,8 @@ export class RealCluster {
       await cluster.boot(options);
     } catch (err) {
       await cluster.stop({ keepDir: true });
-      const logs = cluster.processes.map((p) => `--- ${p.name} (${p.log}):\n${tail(p.log)}`).join('\n');
+      // Newest first: the process that failed is usually the last one started.
+      const logs = cluster.processes.slice().reverse().map((p) => `--- ${p.name} (${p.log}):\n${tail(p.log)}`).join('\n');
       throw new Error(`the test control plane did not start (files kept in ${dir}): ${(err as Error).message}\n${logs}`);
     }
     return cluster;
@@ -192,6 +203,32 @@ export class RealCluster {
       ]);
       // The service-account controller making `default` in `default` shows the controllers are running.
       await this.waitFor('kube-controller-manager', kcm, async () => (await this.kubectl(['get', 'serviceaccount', 'default', '-n', 'default'])).code === 0, 120_000);
+    }
+
+    if (options.nodes) {
+      this.spawn('kube-scheduler', [`--kubeconfig=${this.adminKubeconfig}`, '--leader-elect=false', '--secure-port=0']);
+      const stages = path.join(this.bin, 'kwok-stages');
+      const kwok = this.spawn('kwok', [
+        `--kubeconfig=${this.adminKubeconfig}`,
+        // kwok's own "fast" stages: nodes Ready with a heartbeat Lease, pods Running and Ready at once.
+        ...fs.readdirSync(stages).map((f) => `--config=${path.join(stages, f)}`),
+        `--manage-nodes-with-annotation-selector=${KWOK_ANNOTATION}=fake`,
+        '--cidr=10.244.0.0/16',
+        '--node-ip=127.0.0.1',
+        `--server-address=127.0.0.1:${await freePort()}`,
+      ]);
+      const nodes = Array.from({ length: options.nodes }, (_, i) => ({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name: `kwok-node-${i}`,
+          annotations: { [KWOK_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { 'kubernetes.io/hostname': `kwok-node-${i}`, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+        },
+        status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
+      }));
+      await this.kubectlOk(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: nodes }) });
+      await this.waitFor('kwok', kwok, async () => (await this.kubectl(['wait', '--for=condition=Ready', '--timeout=5s', 'node', '--all'])).code === 0, 60_000);
     }
   }
 
