@@ -251,6 +251,21 @@ describe('real API server: the controller as its ServiceAccount', function () {
     assert.equal(event.reportingInstance, 'replica-a');
   });
 
+  it('writes nothing for triggers that did not change, though the server adds defaults to what it stores', async () => {
+    const since = cluster.auditEvents(USERNAME).length;
+    // Two reconcile passes, each over every trigger, both after `since`: each marker's status comes from its own pass.
+    for (const marker of ['marker-1', 'marker-2']) {
+      await applyJson(trigger(marker, { host: `${marker}.test` }));
+      await waitFor(`httptrigger/${marker}`, 'condition=Programmed');
+    }
+    const writes = cluster
+      .auditEvents(USERNAME)
+      .slice(since)
+      .filter((e) => ['patch', 'update', 'create'].includes(e.verb) && ['echo', 'shadow'].includes(e.objectRef?.name ?? ''))
+      .map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.subresource ?? ''} ${e.objectRef?.name}`);
+    assert.deepEqual(writes, []);
+  });
+
   it('takes back a field it owns that a user edited, and leaves the user\'s own fields alone', async () => {
     await kubectl('label', 'workloaddeployment', 'echo', 'team=web');
     await kubectl('patch', 'workloaddeployment', 'echo', '--type=merge', '-p', JSON.stringify({ spec: { replicas: 7 } }));
