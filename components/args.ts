@@ -38,9 +38,9 @@ export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
 
 /** How Envoy subscribes to the controller's aggregated discovery service. */
 export const AdsApiType = {
-  /** Incremental xDS: only changed resources are sent (the default). */
+  /** Incremental xDS: only changed resources are sent. */
   DeltaGrpc: 'DELTA_GRPC',
-  /** State-of-the-world xDS: every response carries the full set. */
+  /** State-of-the-world xDS: every response carries the full set (the default). */
   Grpc: 'GRPC',
 } as const;
 export type AdsApiType = (typeof AdsApiType)[keyof typeof AdsApiType];

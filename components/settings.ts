@@ -15,6 +15,7 @@ import {
   ResourceRequirementsArgs,
   ServiceType,
 } from './args';
+import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
 import { hostnameProblem } from './hostname';
 import { objectNameForHost, PERSES } from './names';
 
@@ -206,7 +207,7 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       image: envoyArgs.image ?? DEFAULTS.envoyImage,
       resources: envoyArgs.resources,
       service: { type: serviceType, annotations: stringMap('envoy.service.annotations', serviceArgs.annotations ?? {}), httpNodePort: envoyNodePort },
-      adsApiType: oneOf('envoy.adsApiType', envoyArgs.adsApiType, AdsApiType, AdsApiType.Grpc),
+      adsApiType: oneOf('envoy.adsApiType', envoyArgs.adsApiType, AdsApiType, DEFAULT_ADS_API_TYPE),
     },
     controller: {
       image: controllerArgs.image,

@@ -17,7 +17,7 @@ describe('envoyBootstrap', () => {
 
   it('points ADS, LDS and CDS at the controller over HTTP/2 with the v3 transport', () => {
     const b = envoyBootstrap({ xdsHost: 'ctl.ns.svc', xdsPort: 18000 }) as any;
-    assert.equal(b.dynamic_resources.ads_config.api_type, 'DELTA_GRPC');
+    assert.equal(b.dynamic_resources.ads_config.api_type, 'GRPC', 'state of the world by default, as the CLI and the ControlPlane');
     assert.equal(b.dynamic_resources.ads_config.transport_api_version, 'V3');
     assert.deepEqual(b.dynamic_resources.ads_config.grpc_services, [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }]);
     for (const key of ['lds_config', 'cds_config']) {

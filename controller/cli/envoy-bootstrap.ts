@@ -5,13 +5,13 @@
  */
 import { parseArgs } from 'node:util';
 import { splitHostPort } from '../address';
-import { envoyBootstrap } from '../envoy/bootstrap';
+import { DEFAULT_ADS_API_TYPE, envoyBootstrap } from '../envoy/bootstrap';
 
 function main(): void {
   const { values } = parseArgs({
     options: {
       'xds-address': { type: 'string', default: process.env.XDS_ADDRESS ?? '127.0.0.1:18000' },
-      'api-type': { type: 'string', default: 'GRPC' },
+      'api-type': { type: 'string', default: DEFAULT_ADS_API_TYPE },
       'admin-port': { type: 'string', default: '9901' },
     },
   });

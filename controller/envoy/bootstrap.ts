@@ -24,9 +24,16 @@ export interface EnvoyBootstrapOptions {
   nodeId?: string;
   /** `node.cluster` Envoy presents to the controller. Default `ingress`. */
   nodeCluster?: string;
-  /** Incremental (`DELTA_GRPC`, the default) or state-of-the-world (`GRPC`) ADS. */
+  /** State-of-the-world (`GRPC`, the default) or incremental (`DELTA_GRPC`) ADS. */
   apiType?: 'GRPC' | 'DELTA_GRPC';
 }
+
+/**
+ * The ADS flavour everything here defaults to (this bootstrap, its CLI, the
+ * ControlPlane component): state of the world works with every Envoy, while
+ * released Envoys (1.36 and earlier) refuse the route table's VHDS over ADS.
+ */
+export const DEFAULT_ADS_API_TYPE = 'GRPC';
 
 /**
  * Builds the `envoy.config.bootstrap.v3.Bootstrap` in the proto3 JSON mapping
@@ -47,7 +54,7 @@ export function envoyBootstrap(opts: EnvoyBootstrapOptions): ProtoJson {
     node: { id: opts.nodeId ?? 'ingress', cluster: opts.nodeCluster ?? 'ingress' },
     dynamic_resources: {
       ads_config: {
-        api_type: opts.apiType ?? 'DELTA_GRPC',
+        api_type: opts.apiType ?? DEFAULT_ADS_API_TYPE,
         transport_api_version: 'V3',
         grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }],
       },

@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { ControlPlane, ControlPlaneArgs } from '../../components';
+import { DEFAULT_ADS_API_TYPE } from '../../controller/envoy/bootstrap';
 import { decodeToJson, encodeJson, messageType } from '../../controller/envoy/protos';
 import { build, chart, charts, object, objects, Registered, valueOf } from './harness';
 import { validateObject } from './k8s-schemas';
@@ -181,6 +182,9 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.deepEqual(decodeToJson(Bootstrap, encodeJson(Bootstrap, bootstrap)), bootstrap);
       const address = bootstrap.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
       assert.deepEqual(address, { address: 'wasm-control-controller.cosmonic-system.svc.cluster.local', port_value: 18000 });
+      // The one default ADS flavour, as the envoy-bootstrap CLI and envoyBootstrap() have it.
+      assert.equal(bootstrap.dynamic_resources.ads_config.api_type, DEFAULT_ADS_API_TYPE);
+      assert.equal(DEFAULT_ADS_API_TYPE, 'GRPC');
       const d = object(r, 'Deployment', 'wasm-control-envoy');
       const [c] = d.spec.template.spec.containers;
       assert.equal(c.image, 'envoyproxy/envoy:v1.36.2');
