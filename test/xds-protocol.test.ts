@@ -46,6 +46,15 @@ describe('ADS protocol (raw client): state of the world', function () {
     assert.equal(status.sent, second.version_info);
   });
 
+  it('answers the first request of every type with no triggers at all', async () => {
+    world = await new World().start({ triggers: [] });
+    const stream = world.client().sotw();
+    assert.deepEqual(names(await subscribe(stream, CDS)), []);
+    assert.deepEqual(names(await subscribe(stream, EDS, [])), []);
+    assert.equal((await subscribe(stream, LDS)).resources.length, 1);
+    assert.equal((await subscribe(stream, RDS, ['ingress_http'])).resources.length, 1);
+  });
+
   it('sends a change in make-before-break order: clusters, endpoints, listeners, routes', async () => {
     world = await new World().start({ triggers: ['a'] });
     const stream = world.client().sotw();
@@ -147,6 +156,23 @@ describe('ADS protocol (raw client): delta', function () {
     assert.deepEqual(response.removed_resources, []);
   });
 
+  it('answers the first request of every type with no triggers at all, with an empty response', async () => {
+    world = await new World().start({ triggers: [] });
+    const stream = world.client().delta();
+    // Envoy's order: CDS and LDS wildcard, then RDS by name, then VirtualHost wildcard.
+    for (const [typeUrl, subscribe] of [[CDS, []], [LDS, []], [RDS, ['ingress_http']], [VHDS, []]] as const) {
+      stream.send({ type_url: typeUrl, resource_names_subscribe: [...subscribe], node: { id: 'raw' } });
+      const response = await stream.next();
+      assert.equal(response.type_url, typeUrl);
+      if (typeUrl === CDS || typeUrl === VHDS) assert.deepEqual(response.resources, [], typeUrl);
+      assert.deepEqual(response.removed_resources, []);
+      stream.send(deltaAck(response));
+    }
+    // Answered once: an ACK of the empty response gets nothing more.
+    stream.send({ type_url: EDS, resource_names_subscribe: [], node: { id: 'raw' } }); // barrier
+    assert.equal((await stream.next()).type_url, EDS);
+  });
+
   it('sends only subscribed names; unsubscribed ones are no longer updated', async () => {
     world = await new World().start({ triggers: ['a', 'b'] });
     const stream = world.client().delta();
@@ -188,9 +214,13 @@ describe('ADS protocol (raw client): delta', function () {
     const resumed = await deltaSubscribe(stream, CDS, [], held);
     assert.deepEqual(deltaNames(resumed), [cluster('c')]);
     stream.send(ack(resumed));
-    // Holding everything: nothing to send (the LDS answer is the next message).
+    // Holding everything: an empty answer to the first request, then nothing (the LDS answer is the next message).
     const quiet = world.client().delta();
     quiet.send({ type_url: CDS, initial_resource_versions: Object.fromEntries(first.resources.map((r) => [r.name, r.version])) });
+    const empty = await quiet.next();
+    assert.equal(empty.type_url, CDS);
+    assert.deepEqual([empty.resources, empty.removed_resources], [[], []]);
+    quiet.send(ack(empty));
     quiet.send({ type_url: LDS }); // barrier
     assert.equal((await quiet.next()).type_url, LDS);
     world.set({ triggers: ['a', 'b', 'c', 'd'] });

@@ -12,6 +12,7 @@
  * a client reconnecting with `initial_resource_versions` after a restart is sent
  * nothing it already has; wildcard is `*` or an empty first request (legacy);
  * a subscribed name that does not exist is answered in `removed_resources`;
+ * a type's first request is answered even when there is nothing to send;
  * a NACKed response is not sent again (the client is taken to hold what it was
  * sent, as in SotW, until the snapshot changes); an ACK or NACK carrying a stale
  * nonce is ignored, but its subscription changes are applied (delta requests are
@@ -113,16 +114,20 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     if (!base) return;
     const hold = HELD_TYPES.has(typeUrl) && !this.routesSettled();
     const shared = this.host.shared;
+    // Nothing to send is still an answer to a type's first request: a client
+    // (Envoy) otherwise waits out its initial fetch timeout (15 s) before its
+    // clusters, and so its listeners, can finish initialising.
+    const answered = state.sentNonce !== undefined;
     if (state.overrides.size === 0 && !fresh?.size) {
       // The common case: the client holds exactly a shared map. One diff per pair of maps, one response for all.
       const target = hold ? shared.withHeld(base, state.has).resources : base.resources;
-      if (target === state.has) return;
+      if (target === state.has && answered) return;
       const diff = shared.diff(state.has, target);
       const all = state.wildcard || (diff.updated.every((r) => state.names.has(r.name)) && diff.removed.every((n) => state.names.has(n)));
       const updated = all ? diff.updated : diff.updated.filter((r) => state.names.has(r.name));
       const removed = all ? diff.removed : diff.removed.filter((n) => state.names.has(n));
       state.has = target;
-      if (updated.length === 0 && removed.length === 0) return;
+      if (updated.length === 0 && removed.length === 0 && answered) return;
       this.sendDelta(typeUrl, state, updated, removed, all ? diff : undefined);
       return;
     }
@@ -151,7 +156,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     }
     state.has = base.resources;
     state.overrides = overrides;
-    if (updated.length === 0 && removed.length === 0) return;
+    if (updated.length === 0 && removed.length === 0 && answered) return;
     if (removed.length === 0 && overrides.size === 0 && updated.length === base.resources.size) {
       // The whole type (Envoy's first request names every cluster's endpoints): one response for every such stream.
       const whole = shared.diff(EMPTY_RESOURCES, base.resources);
