@@ -10,8 +10,10 @@
  */
 import * as assert from 'node:assert/strict';
 import { decodeToJson, messageType } from '../controller/envoy/protos';
-import { deltaAck, sotwAck, sotwNack, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
+import { deltaAck, envoyNode, sotwAck, sotwNack, type DeltaRequest, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
 import { CDS, EDS, LDS, RDS, VHDS, World } from './support/xds-world';
+
+type DeltaRequestNode = NonNullable<DeltaRequest['node']>;
 
 const cluster = (t: string) => `default/${t}`;
 const names = (r: SotwResponse) => r.resources.map((x) => x.name).sort();
@@ -131,8 +133,9 @@ describe('ADS protocol (raw client): state of the world', function () {
 });
 
 /** Sends a first delta request; returns the answer. */
+/** Sends a delta request as an Envoy that takes VHDS over ADS (1.38) would; returns the answer. */
 async function deltaSubscribe(stream: DeltaStream, typeUrl: string, subscribe: string[] = [], initial?: Record<string, string>): Promise<DeltaResponse> {
-  stream.send({ type_url: typeUrl, resource_names_subscribe: subscribe, initial_resource_versions: initial, node: { id: 'raw-delta' } });
+  stream.send({ type_url: typeUrl, resource_names_subscribe: subscribe, initial_resource_versions: initial, node: envoyNode('raw-delta', 38) });
   const response = await stream.next();
   assert.equal(response.type_url, typeUrl);
   return response;
@@ -161,7 +164,7 @@ describe('ADS protocol (raw client): delta', function () {
     const stream = world.client().delta();
     // Envoy's order: CDS and LDS wildcard, then RDS by name, then VirtualHost wildcard.
     for (const [typeUrl, subscribe] of [[CDS, []], [LDS, []], [RDS, ['ingress_http']], [VHDS, []]] as const) {
-      stream.send({ type_url: typeUrl, resource_names_subscribe: [...subscribe], node: { id: 'raw' } });
+      stream.send({ type_url: typeUrl, resource_names_subscribe: [...subscribe], node: envoyNode('envoy', 38) });
       const response = await stream.next();
       assert.equal(response.type_url, typeUrl);
       if (typeUrl === CDS || typeUrl === VHDS) assert.deepEqual(response.resources, [], typeUrl);
@@ -226,6 +229,75 @@ describe('ADS protocol (raw client): delta', function () {
     world.set({ triggers: ['a', 'b', 'c', 'd'] });
     assert.deepEqual(deltaNames(await quiet.next()), [cluster('d')]);
   });
+
+  /**
+   * Envoy's own request sequence on one DeltaAggregatedResources stream
+   * (test/integration/ads_integration.cc testBasicFlow with delta, and
+   * vhds_integration_test.cc): CDS [], EDS by cluster name, CDS ACK, LDS [],
+   * EDS ACK, RDS by table name, LDS ACK, RDS ACK, then, only after a table with
+   * vhds, VirtualHost [] (the mux strips the namespace name). ACKs carry only
+   * the nonce.
+   */
+  async function envoyStartup(stream: DeltaStream, node: DeltaRequestNode): Promise<{ table: Record<string, any>; virtualHosts?: DeltaResponse }> {
+    stream.send({ type_url: CDS, node });
+    const cds = await stream.next();
+    assert.equal(cds.type_url, CDS);
+    stream.send({ type_url: EDS, resource_names_subscribe: deltaNames(cds), node });
+    stream.send(ack(cds));
+    const eds = await stream.next();
+    assert.equal(eds.type_url, EDS);
+    stream.send({ type_url: LDS, node });
+    stream.send(ack(eds));
+    const lds = await stream.next();
+    assert.equal(lds.type_url, LDS);
+    stream.send({ type_url: RDS, resource_names_subscribe: ['ingress_http'], node });
+    stream.send(ack(lds));
+    const rds = await stream.next();
+    assert.equal(rds.type_url, RDS);
+    stream.send(ack(rds));
+    const table = rds.resources[0].resource.decode() as Record<string, any>;
+    if (!table.vhds) return { table };
+    stream.send({ type_url: VHDS, node });
+    const virtualHosts = await stream.next();
+    assert.equal(virtualHosts.type_url, VHDS);
+    stream.send(ack(virtualHosts));
+    return { table, virtualHosts };
+  }
+
+  it('gives an Envoy that takes VHDS over ADS (1.38+) the virtual hosts over VHDS, following its real request sequence', async () => {
+    world = await new World().start({ triggers: ['a', 'b'] });
+    const stream = world.client().delta();
+    const { table, virtualHosts } = await envoyStartup(stream, envoyNode('envoy-1.38', 38));
+    assert.equal(table.virtual_hosts, undefined);
+    assert.deepEqual(table.vhds, { config_source: { ads: {}, resource_api_version: 'V3' } });
+    assert.deepEqual(deltaNames(virtualHosts!), ['ingress_http/a.test', 'ingress_http/b.test']);
+    for (const r of virtualHosts!.resources) assert.equal(r.resource.decode().name, r.name, 'removals are matched by VirtualHost.name');
+    assert.equal(world.ads.clients()[0].routes, 'vhds');
+  });
+
+  for (const [who, node] of [
+    ['an Envoy that refuses VHDS over ADS (1.36)', envoyNode('envoy-1.36', 36)],
+    ['an Envoy 1.37 (whose release may predate VHDS over ADS)', envoyNode('envoy-1.37', 37)],
+    ['a gRPC client (no Envoy user agent)', { id: 'grpc' }],
+  ] as const) {
+    it(`gives ${who} the route table whole over delta, never a table with vhds`, async () => {
+      world = await new World().start({ triggers: ['a', 'b'] });
+      const stream = world.client().delta();
+      const { table } = await envoyStartup(stream, node);
+      assert.equal(table.vhds, undefined);
+      assert.deepEqual(
+        (table.virtual_hosts as { name: string }[]).map((v) => v.name),
+        ['ingress_http/a.test', 'ingress_http/b.test'],
+      );
+      assert.equal(world.ads.clients()[0].routes, 'inline');
+      world.set({ triggers: ['a', 'b'], paths: { b: '/v2' } });
+      const change = await stream.next();
+      assert.equal(change.type_url, RDS, 'the table changes, whole');
+      const routes = change.resources[0].resource.decode() as Record<string, any>;
+      assert.equal(routes.vhds, undefined);
+      assert.match(JSON.stringify(routes.virtual_hosts), /\/v2\//);
+    });
+  }
 
   it('serves the route table over VHDS: no virtual hosts in it, each on its own under <table>/<host>, one per change', async () => {
     world = await new World().start({ triggers: ['a', 'b'] });

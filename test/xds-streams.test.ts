@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { deltaAck, sotwAck, sotwNack, type AdsClient, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
+import { deltaAck, envoyNode, sotwAck, sotwNack, type AdsClient, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
 import { CDS, EDS, LDS, RDS, VHDS, World } from './support/xds-world';
 
 /** gc() even when node was started without --expose-gc (mocha's config does not pass it). */
@@ -197,7 +197,7 @@ describe('ADS streams at scale', function () {
       sotw.push(s);
       const d = client.delta();
       // Delta clients get routes as VHDS virtual hosts (the table itself never changes).
-      d.send({ type_url: VHDS, resource_names_subscribe: ['ingress_http'], node: { id: `delta-${i}` } });
+      d.send({ type_url: VHDS, resource_names_subscribe: ['ingress_http'], node: envoyNode(`delta-${i}`, 38) });
       delta.push(d);
     }
     const firstSotw = await Promise.all(sotw.map((s) => s.next()));

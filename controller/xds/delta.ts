@@ -23,11 +23,18 @@ import type * as grpc from '@grpc/grpc-js';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { ROUTE_CONFIG_NAME } from '../envoy/translate';
 import { EMPTY_RESOURCES, NO_NAMES, type Diff, type ResourceMap } from './shared';
-import type { EncodedResource } from './snapshot';
-import { HELD_TYPES, XdsStream, type StreamHost, type TypeRecord } from './stream';
+import type { EncodedResource, Snapshot, TypeSnapshot } from './snapshot';
+import { HELD_TYPES, XdsStream, type ClientStatus, type StreamHost, type TypeRecord } from './stream';
+
+/** What Envoy says of itself in every stream's first request (source/server/server.cc). */
+export interface NodeIdentity {
+  id?: string;
+  user_agent_name?: string;
+  user_agent_build_version?: { version?: { major_number?: number; minor_number?: number; patch?: number } };
+}
 
 export interface DeltaDiscoveryRequest {
-  node?: { id?: string };
+  node?: NodeIdentity;
   type_url?: string;
   resource_names_subscribe?: string[];
   resource_names_unsubscribe?: string[];
@@ -46,12 +53,46 @@ interface DeltaState extends TypeRecord {
   overrides: Map<string, string | null>;
 }
 
+/**
+ * The first Envoy release certain to take VHDS with an `ads` config source
+ * (envoy PR #42812, merged in January 2026, between 1.37.0 and 1.38.0): older
+ * ones refuse it ("vhds: only 'DELTA_GRPC' is supported as an api_type") and
+ * NACK the route table.
+ */
+export const VHDS_OVER_ADS_SINCE = { major: 1, minor: 38 };
+
+/** Whether this client takes the route table's virtual hosts over VHDS on the ADS stream. */
+export function takesVhdsOverAds(node: NodeIdentity | undefined): boolean {
+  if (node?.user_agent_name !== 'envoy') return false;
+  const version = node.user_agent_build_version?.version;
+  const major = Number(version?.major_number ?? 0);
+  const minor = Number(version?.minor_number ?? 0);
+  return major > VHDS_OVER_ADS_SINCE.major || (major === VHDS_OVER_ADS_SINCE.major && minor >= VHDS_OVER_ADS_SINCE.minor);
+}
+
 export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
+  /**
+   * Decided by the stream's first request: Envoys that take VHDS over ADS get
+   * the route table without virtual hosts and each virtual host on its own;
+   * every other client (older Envoys, gRPC) gets the table whole, as in SotW.
+   */
+  private vhds?: boolean;
+
   constructor(id: number, call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, Buffer>, host: StreamHost) {
     super(id, 'delta', call, host);
   }
 
+  /** The resources this stream is served: the snapshot's VHDS variant, or its types as SotW has them. */
+  private served(snapshot: Snapshot): ReadonlyMap<ResourceTypeUrl, TypeSnapshot> {
+    return this.vhds ? snapshot.deltaTypes : snapshot.types;
+  }
+
+  protected override routeDelivery(): ClientStatus['routes'] {
+    return this.vhds ? 'vhds' : 'inline';
+  }
+
   protected handleType(typeUrl: ResourceTypeUrl, request: DeltaDiscoveryRequest): void {
+    this.vhds ??= takesVhdsOverAds(request.node);
     let state = this.types.get(typeUrl);
     const first = !state;
     if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: NO_NAMES, has: EMPTY_RESOURCES, overrides: new Map() }));
@@ -101,7 +142,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
   /** Conservative: a stream with per-name exceptions is taken to have something newer. */
   protected hasNewer(typeUrl: ResourceTypeUrl, state: DeltaState): boolean {
     if (state.overrides.size > 0) return true;
-    const current = this.host.currentSnapshot()?.deltaTypes.get(typeUrl)?.resources;
+    const snapshot = this.host.currentSnapshot();
+    const current = snapshot && this.served(snapshot).get(typeUrl)?.resources;
     if (!current || current === state.has) return false;
     const diff = this.host.shared.diff(state.has, current);
     return diff.updated.length > 0 || diff.removed.length > 0;
@@ -110,7 +152,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
   protected pushType(typeUrl: ResourceTypeUrl, state: DeltaState, fresh?: ReadonlySet<string>): void {
     const snapshot = this.host.currentSnapshot();
     if (!snapshot) return;
-    const base = snapshot.deltaTypes.get(typeUrl);
+    const base = this.served(snapshot).get(typeUrl);
     if (!base) return;
     const hold = HELD_TYPES.has(typeUrl) && !this.routesSettled();
     const shared = this.host.shared;
@@ -184,7 +226,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     const routes = this.types.get(typeUrl);
     if (!routes) return true;
     if (!routes.acked || routes.nacked) return false;
-    const current = this.host.currentSnapshot()!.deltaTypes.get(typeUrl)?.resources;
+    const current = this.served(this.host.currentSnapshot()!).get(typeUrl)?.resources;
     if (!current) return true;
     if (routes.overrides.size === 0) {
       if (routes.has === current) return true;

@@ -16,7 +16,9 @@
  *   (and, over delta, virtual hosts), and removed clusters (and their endpoints)
  *   stay in what a client is sent until it has ACKed routes that no longer point
  *   at them.
- * - delta clients get the route table over VHDS (snapshot.ts `deltaTypes`).
+ * - delta clients that are Envoys taking VHDS over ADS (1.38 and later, by the
+ *   node's user agent) get the route table over VHDS (snapshot.ts `deltaTypes`);
+ *   every other client gets it whole, as released Envoys refuse VHDS over ADS.
  *
  * An LDS request for a name that is not Envoy's listener (a proxyless gRPC client
  * dialing `xds:///<host>`) is answered with an `api_listener` Listener whose

@@ -6,9 +6,9 @@
  * snapshot. Versions are hashes of content, so a restarted controller serves the
  * same versions and Envoy does not churn.
  *
- * Delta streams read a variant (`deltaTypes`): the route table without virtual
- * hosts (VHDS enabled) and each virtual host as a resource of its own, cut from
- * the table's bytes.
+ * Delta streams of Envoys that take VHDS over ADS read a variant (`deltaTypes`):
+ * the route table without virtual hosts (VHDS enabled) and each virtual host as
+ * a resource of its own, cut from the table's bytes.
  */
 import { hash } from 'node:crypto';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';

@@ -13,6 +13,8 @@ export interface ClientStatus {
   stream: number;
   /** `sotw` (StreamAggregatedResources) or `delta` (DeltaAggregatedResources). */
   mode: 'sotw' | 'delta';
+  /** How the route table's virtual hosts reach the client: in the RouteConfiguration, or one by one over VHDS. */
+  routes: 'inline' | 'vhds';
   nodeId: string;
   connectedAt: Date;
   types: Record<string, { acked?: string; sent?: string; lastNack?: { version: string; message: string; at: string } }>;
@@ -164,6 +166,10 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
         lastNack: s.nacked && { version: s.nacked.version, message: s.nacked.message, at: s.nacked.at.toISOString() },
       };
     }
-    return { stream: this.id, mode: this.mode, nodeId: this.nodeId, connectedAt: this.connectedAt, types };
+    return { stream: this.id, mode: this.mode, routes: this.routeDelivery(), nodeId: this.nodeId, connectedAt: this.connectedAt, types };
+  }
+
+  protected routeDelivery(): ClientStatus['routes'] {
+    return 'inline';
   }
 }

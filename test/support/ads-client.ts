@@ -7,8 +7,14 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { messageType } from '../../controller/envoy/protos';
+import type { NodeIdentity } from '../../controller/xds/delta';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/** The node an Envoy of release 1.<minor> sends (user agent and build version, as source/server/server.cc sets them). */
+export function envoyNode(id: string, minor: number): NodeIdentity {
+  return { id, user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: 1, minor_number: minor, patch: 0 } } };
+}
 
 export interface SotwRequest {
   type_url: string;
@@ -25,7 +31,7 @@ export interface DeltaRequest {
   resource_names_unsubscribe?: string[];
   initial_resource_versions?: Record<string, string>;
   response_nonce?: string;
-  node?: { id: string };
+  node?: NodeIdentity;
   error_detail?: { code?: number; message: string };
 }
 
