@@ -268,7 +268,11 @@ describe('real API server: the controller as its ServiceAccount', function () {
 
   it('takes back a field it owns that a user edited, and leaves the user\'s own fields alone', async () => {
     await kubectl('label', 'workloaddeployment', 'echo', 'team=web');
-    await kubectl('patch', 'workloaddeployment', 'echo', '--type=merge', '-p', JSON.stringify({ spec: { replicas: 7 } }));
+    const generation = (await getJson('workloaddeployment', 'echo')).metadata.generation as number;
+    // A real `kubectl edit`, its editor a sed that changes the replicas the controller owns.
+    await cluster.kubectlOk(['edit', 'workloaddeployment', 'echo', '--output=yaml'], { env: { KUBE_EDITOR: `sed -i -e 's/^  replicas: 1$/  replicas: 7/'` } });
+    // The edit and the controller's answer to it are two spec changes.
+    await waitFor('workloaddeployment/echo', `jsonpath={.metadata.generation}=${generation + 2}`);
     await waitFor('workloaddeployment/echo', 'jsonpath={.spec.replicas}=1');
     const wd = await getJson('workloaddeployment', 'echo', '--show-managed-fields');
     assert.equal(wd.metadata.labels.team, 'web');

@@ -74,6 +74,15 @@ export interface AuditEvent {
   responseStatus?: { code: number; message?: string; reason?: string };
 }
 
+export interface KubectlOptions {
+  /** Standard input. */
+  input?: string;
+  /** Another identity than the admin. */
+  kubeconfig?: string;
+  /** Extra environment, e.g. KUBE_EDITOR for `kubectl edit`. */
+  env?: Record<string, string>;
+}
+
 export interface RealClusterOptions {
   /** Manifests (CRDs) applied before kube-controller-manager starts, so its garbage collector watches their kinds from the start. */
   crds?: string[];
@@ -264,9 +273,12 @@ export class RealCluster {
   }
 
   /** Runs the kubectl of the same release, as the admin unless another kubeconfig is given. */
-  async kubectl(args: string[], options: { input?: string; kubeconfig?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  async kubectl(args: string[], options: KubectlOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(path.join(this.bin, 'kubectl'), [`--kubeconfig=${options.kubeconfig ?? this.adminKubeconfig}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(path.join(this.bin, 'kubectl'), [`--kubeconfig=${options.kubeconfig ?? this.adminKubeconfig}`, ...args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...options.env },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -278,7 +290,7 @@ export class RealCluster {
   }
 
   /** kubectl that must succeed; its stdout. */
-  async kubectlOk(args: string[], options: { input?: string; kubeconfig?: string } = {}): Promise<string> {
+  async kubectlOk(args: string[], options: KubectlOptions = {}): Promise<string> {
     const result = await this.kubectl(args, options);
     if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
     return result.stdout;
