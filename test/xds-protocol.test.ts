@@ -66,9 +66,39 @@ describe('ADS protocol (raw client): state of the world', function () {
     await subscribe(stream, CDS);
     await subscribe(stream, EDS, [cluster('a'), cluster('b')]);
     world.set({ triggers: ['a', 'b'], listenerPort: 8081 });
+    const subscribed: Record<string, string[]> = { [LDS]: [], [RDS]: ['ingress_http'], [CDS]: [], [EDS]: [cluster('a'), cluster('b')] };
     const order = [];
-    for (let i = 0; i < 4; i++) order.push((await stream.next()).type_url);
+    for (let i = 0; i < 4; i++) {
+      const response = await stream.next();
+      order.push(response.type_url);
+      stream.send(sotwAck(response, subscribed[response.type_url]));
+    }
     assert.deepEqual(order, [CDS, EDS, LDS, RDS]);
+  });
+
+  it('sends routes naming a new cluster only once the client has ACKed the cluster and its endpoints', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const stream = world.client().sotw();
+    await subscribe(stream, CDS);
+    const firstEds = await subscribe(stream, EDS, [cluster('a')]);
+    await subscribe(stream, RDS, ['ingress_http']);
+    world.set({ triggers: ['a', 'c'] });
+    const cds = await stream.next();
+    assert.deepEqual(names(cds), [cluster('a'), cluster('c')]);
+    // Envoy asks for the new cluster's endpoints while it applies the clusters, then ACKs them.
+    stream.send(sotwAck(firstEds, [cluster('a'), cluster('c')]));
+    stream.send(sotwAck(cds));
+    const eds = await stream.next();
+    assert.equal(eds.type_url, EDS, 'no routes before the clusters are ACKed');
+    assert.deepEqual(names(eds), [cluster('a'), cluster('c')]);
+    stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier: no routes while the endpoints are unanswered
+    const barrier = await stream.next();
+    assert.equal(barrier.type_url, LDS);
+    stream.send(sotwAck(barrier));
+    stream.send(sotwAck(eds, [cluster('a'), cluster('c')]));
+    const rds = await stream.next();
+    assert.equal(rds.type_url, RDS);
+    assert.match(JSON.stringify(rds.resources[0].decode()), new RegExp(cluster('c')));
   });
 
   it('keeps one response in flight per type: a client that has not answered gets only the newest routes when it does', async () => {
@@ -99,11 +129,11 @@ describe('ADS protocol (raw client): state of the world', function () {
     const cds = await stream.next();
     assert.equal(cds.type_url, CDS);
     assert.deepEqual(names(cds), [cluster('a'), cluster('b'), cluster('c')], 'c is added, b kept: the old routes still point at it');
+    stream.send(sotwAck(cds));
     // Endpoints of a and b are what the client holds already: nothing to send for EDS.
     const rds = await stream.next();
     assert.equal(rds.type_url, RDS);
     assert.ok(!JSON.stringify(rds.resources[0].decode()).includes(cluster('b')));
-    stream.send(sotwAck(cds));
     stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier: b is not dropped before the routes are ACKed
     assert.equal((await stream.next()).type_url, LDS);
     stream.send(sotwAck(rds, ['ingress_http']));
@@ -122,9 +152,9 @@ describe('ADS protocol (raw client): state of the world', function () {
     const oldRoutes = await subscribe(stream, RDS, ['ingress_http']);
     world.set({ triggers: ['a', 'c'] });
     const cds = await stream.next();
-    const rds = await stream.next();
     assert.deepEqual(names(cds), [cluster('a'), cluster('b'), cluster('c')]);
     stream.send(sotwAck(cds));
+    const rds = await stream.next();
     stream.send(sotwNack(rds, oldRoutes.version_info, ['ingress_http']));
     stream.send({ type_url: LDS, node: { id: 'raw' } }); // barrier
     assert.equal((await stream.next()).type_url, LDS);
@@ -132,7 +162,6 @@ describe('ADS protocol (raw client): state of the world', function () {
   });
 });
 
-/** Sends a first delta request; returns the answer. */
 /** Sends a delta request as an Envoy that takes VHDS over ADS (1.38) would; returns the answer. */
 async function deltaSubscribe(stream: DeltaStream, typeUrl: string, subscribe: string[] = [], initial?: Record<string, string>): Promise<DeltaResponse> {
   stream.send({ type_url: typeUrl, resource_names_subscribe: subscribe, initial_resource_versions: initial, node: envoyNode('raw-delta', 38) });
@@ -298,6 +327,31 @@ describe('ADS protocol (raw client): delta', function () {
       assert.match(JSON.stringify(routes.virtual_hosts), /\/v2\//);
     });
   }
+
+  it('sends a virtual host naming a new cluster only once the stream has ACKed the cluster and its endpoints', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const stream = world.client().delta();
+    const node = envoyNode('envoy-1.38', 38);
+    await envoyStartup(stream, node);
+    world.set({ triggers: ['a', 'c'] });
+    const cds = await stream.next();
+    assert.equal(cds.type_url, CDS);
+    assert.deepEqual(deltaNames(cds), [cluster('c')]);
+    // As Envoy does: subscribe the new cluster's endpoints while applying the clusters, then ACK them.
+    stream.send({ type_url: EDS, resource_names_subscribe: [cluster('c')], node });
+    stream.send(ack(cds));
+    const eds = await stream.next();
+    assert.equal(eds.type_url, EDS, 'no virtual host before the clusters are ACKed');
+    assert.deepEqual(deltaNames(eds), [cluster('c')]);
+    stream.send({ type_url: LDS, resource_names_subscribe: ['barrier'], node }); // answered at once: no virtual host came before it
+    const barrier = await stream.next();
+    assert.equal(barrier.type_url, LDS);
+    stream.send(ack(barrier));
+    stream.send(ack(eds));
+    const vhost = await stream.next();
+    assert.equal(vhost.type_url, VHDS);
+    assert.deepEqual(deltaNames(vhost), ['ingress_http/c.test']);
+  });
 
   it('serves the route table over VHDS: no virtual hosts in it, each on its own under <table>/<host>, one per change', async () => {
     world = await new World().start({ triggers: ['a', 'b'] });

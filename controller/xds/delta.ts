@@ -97,9 +97,10 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     const first = !state;
     if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: NO_NAMES, has: EMPTY_RESOURCES, overrides: new Map() }));
 
-    let acked = false;
+    let answered = false;
     if (request.response_nonce && request.response_nonce === state.sentNonce && !state.acked && !state.nacked) {
-      acked = !this.record(typeUrl, state, request.error_detail, undefined);
+      this.record(typeUrl, state, request.error_detail, undefined);
+      answered = true;
     }
 
     const subscribe = request.resource_names_subscribe ?? [];
@@ -130,8 +131,9 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     state.names = this.host.shared.names(state.names, [...fresh], dropped);
 
     if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.some((n) => isWildcardName(typeUrl, n))) this.pushType(typeUrl, state, fresh);
-    // An ACK releases whatever waited for it (newer content, later types, removals held back for the old routes).
-    if (acked) this.push();
+    // An answer releases whatever waited for it (newer content, later types, routes held for new
+    // clusters, removals held back for the old routes); a NACKed version itself is not resent.
+    if (answered) this.push();
   }
 
   /**
@@ -151,7 +153,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
 
   protected pushType(typeUrl: ResourceTypeUrl, state: DeltaState, fresh?: ReadonlySet<string>): void {
     const snapshot = this.host.currentSnapshot();
-    if (!snapshot) return;
+    if (!snapshot || this.routesMustWait(typeUrl)) return;
     const base = this.served(snapshot).get(typeUrl);
     if (!base) return;
     const hold = HELD_TYPES.has(typeUrl) && !this.routesSettled();

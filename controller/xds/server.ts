@@ -217,9 +217,10 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
     const requested = wildcard ? undefined : new Set(names);
     const namesChanged = requested ? !sameNames(state.names, requested) : state.names !== undefined;
     if (namesChanged || first) state.names = requested && this.sharedNames(state.names ?? NO_NAMES, requested);
-    if (!first && this.record(typeUrl, state, request.error_detail, request.version_info) && !namesChanged) return;
-    // A new subscription is answered at once; an ACK releases whatever waited for
-    // it (newer content, later types, clusters held back for the old routes).
+    if (!first) this.record(typeUrl, state, request.error_detail, request.version_info);
+    // A new subscription is answered at once; an answer releases whatever waited for
+    // it (newer content, later types, routes held for new clusters, clusters held
+    // back for the old routes); a NACKed version itself is not resent.
     if (namesChanged || first) this.pushType(typeUrl, state, true);
     else this.push();
   }
@@ -230,6 +231,7 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
   }
 
   protected pushType(typeUrl: ResourceTypeUrl, state: SotwState, force = false): void {
+    if (this.routesMustWait(typeUrl)) return;
     const set = this.responseSet(typeUrl, state);
     if (!set) return;
     if (!force && state.sent && this.sameContent(set, state.sent)) return;

@@ -50,10 +50,18 @@ export interface TypeRecord {
 /** Clusters and endpoints a client keeps until routes that no longer use them are ACKed. */
 export const HELD_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment]);
 
+/** Routes, which name clusters: sent only once the clusters and endpoints sent before them are answered. */
+const ROUTE_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([TypeUrl.RouteConfiguration, TypeUrl.VirtualHost]);
+
 /** What every ADS request carries. */
 export interface AdsRequest {
   node?: { id?: string };
   type_url?: string;
+}
+
+/** A response of this type was sent and the client has answered neither ACK nor NACK. */
+function awaitingAnswer(state: TypeRecord): boolean {
+  return state.sentNonce !== undefined && !state.acked && !state.nacked;
 }
 
 export abstract class XdsStream<Request extends AdsRequest, State extends TypeRecord> implements BudgetWaiter {
@@ -93,10 +101,25 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     for (const typeUrl of TYPE_ORDER) {
       const state = this.types.get(typeUrl);
       if (!state) continue; // not subscribed
-      const awaitingAnswer = state.sentNonce !== undefined && !state.acked && !state.nacked;
-      if (!awaitingAnswer) this.pushType(typeUrl, state);
+      if (!awaitingAnswer(state)) this.pushType(typeUrl, state);
       else if (this.hasNewer(typeUrl, state)) return;
     }
+  }
+
+  /**
+   * Make-before-break for additions: while the client has not answered clusters
+   * or endpoints it was sent (a new cluster, the endpoints it then subscribed),
+   * routes wait, since they may name that cluster; an Envoy would answer
+   * requests on such a route with 503 until the endpoints land. Every answer to
+   * clusters or endpoints calls push(), which sends the routes then.
+   */
+  protected routesMustWait(typeUrl: ResourceTypeUrl): boolean {
+    if (!ROUTE_TYPES.has(typeUrl)) return false;
+    for (const held of HELD_TYPES) {
+      const state = this.types.get(held);
+      if (state && awaitingAnswer(state)) return true;
+    }
+    return false;
   }
 
   protected abstract pushType(typeUrl: ResourceTypeUrl, state: State): void;
