@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { decodeToJson, encodeJson, messageType, TypeUrl, type ProtoJson } from '../controller/envoy/protos';
-import { apiListener, METADATA_NAMESPACE, RouteTable, Translator, VHDS_ROUTE_TABLE, virtualHostLookup, virtualHostResource, type EnvoyResource } from '../controller/envoy/translate';
+import { apiListener, DEFAULT_VIRTUAL_HOST, METADATA_NAMESPACE, RouteTable, Translator, VHDS_ROUTE_TABLE, virtualHostLookup, virtualHostResource, type EnvoyResource } from '../controller/envoy/translate';
 import { packageRoot } from '../controller/package-root';
 import { Pipeline, resourceList } from '../controller/pipeline';
 import { EndpointsByTrigger } from '../controller/resolve/endpoints';
@@ -408,9 +408,9 @@ describe('translate: the product documentation examples (examples/)', () => {
       assertRoundTrips(r);
       assert.deepEqual(pgvViolations(r), [], JSON.stringify(r));
     }
-    // What delta clients get instead of the table: the VHDS table and each virtual host.
+    // What delta clients get instead of the table: the VHDS table, the default virtual host and each trigger host's.
     const table = out.envoy.routeConfigurations[0] as RouteTable;
-    for (const r of [VHDS_ROUTE_TABLE, ...table.virtualHosts.map(virtualHostResource)].map((x) => x.toJson())) {
+    for (const r of [VHDS_ROUTE_TABLE, DEFAULT_VIRTUAL_HOST, ...table.virtualHosts.map(virtualHostResource)].map((x) => x.toJson())) {
       assertRoundTrips(r);
       assert.deepEqual(pgvViolations(r), [], JSON.stringify(r));
     }

@@ -196,7 +196,13 @@ describe('ADS protocol (raw client): delta', function () {
       stream.send({ type_url: typeUrl, resource_names_subscribe: [...subscribe], node: envoyNode('envoy', 38) });
       const response = await stream.next();
       assert.equal(response.type_url, typeUrl);
-      if (typeUrl === CDS || typeUrl === VHDS) assert.deepEqual(response.resources, [], typeUrl);
+      if (typeUrl === CDS) assert.deepEqual(response.resources, []);
+      // Never no virtual host: the default one answers 404 for hosts no trigger routes.
+      if (typeUrl === VHDS) {
+        assert.deepEqual(deltaNames(response), ['ingress_http/*']);
+        const vh = decodeToJson(messageType(VHDS), response.resources[0].resource.value) as Record<string, any>;
+        assert.deepEqual([vh.name, vh.domains, vh.routes[0].direct_response.status], ['ingress_http/*', ['*'], 404]);
+      }
       assert.deepEqual(response.removed_resources, []);
       stream.send(deltaAck(response));
     }
@@ -299,7 +305,7 @@ describe('ADS protocol (raw client): delta', function () {
     const { table, virtualHosts } = await envoyStartup(stream, envoyNode('envoy-1.38', 38));
     assert.equal(table.virtual_hosts, undefined);
     assert.deepEqual(table.vhds, { config_source: { ads: {}, resource_api_version: 'V3' } });
-    assert.deepEqual(deltaNames(virtualHosts!), ['ingress_http/a.test', 'ingress_http/b.test']);
+    assert.deepEqual(deltaNames(virtualHosts!), ['ingress_http/*', 'ingress_http/a.test', 'ingress_http/b.test']);
     for (const r of virtualHosts!.resources) assert.equal(r.resource.decode().name, r.name, 'removals are matched by VirtualHost.name');
     assert.equal(world.ads.clients()[0].routes, 'vhds');
   });
@@ -362,12 +368,12 @@ describe('ADS protocol (raw client): delta', function () {
     stream.send(ack(rds));
     // Envoy subscribes to the table's name as a namespace: every virtual host in it.
     const all = await deltaSubscribe(stream, VHDS, ['ingress_http']);
-    assert.deepEqual(deltaNames(all), ['ingress_http/a.test', 'ingress_http/b.test']);
+    assert.deepEqual(deltaNames(all), ['ingress_http/*', 'ingress_http/a.test', 'ingress_http/b.test']);
     const inline = world.snapshot!.types.get(RDS)!.resources.get('ingress_http')!.source.toJson().virtual_hosts as object[];
     assert.deepEqual(
-      all.resources.map((r) => decodeToJson(messageType(VHDS), r.resource.value)),
+      all.resources.filter((r) => r.name !== 'ingress_http/*').map((r) => decodeToJson(messageType(VHDS), r.resource.value)),
       inline,
-      'the same virtual hosts as the inline table',
+      'the same virtual hosts as the inline table, besides the default one',
     );
     stream.send(ack(all));
     world.set({ triggers: ['a', 'b'], paths: { b: '/v2' } });

@@ -294,6 +294,21 @@ export const VHDS_ROUTE_TABLE: EnvoyResource = jsonResource({
 });
 
 /**
+ * The virtual host every VHDS client is served besides the triggers' (`*`: only
+ * hosts no trigger routes reach it, with the 404 Envoy would answer anyway). With
+ * no triggers Envoy would otherwise receive no virtual host at all, and its VHDS
+ * subscription, which holds the route table and so the listener, would wait out
+ * its initial fetch timeout (15 s): Envoy hands a delta update only to the watches
+ * it names a resource for, so an empty answer does not release it.
+ */
+export const DEFAULT_VIRTUAL_HOST: EnvoyResource = jsonResource({
+  '@type': TypeUrl.VirtualHost,
+  name: virtualHostResourceName('*'),
+  domains: ['*'],
+  routes: [{ match: { prefix: '/' }, direct_response: { status: 404, body: { inline_string: 'no HTTPTrigger routes this host\n' } } }],
+});
+
+/**
  * The route action: the trigger's cluster and timeout, and the Host rewritten to
  * the trigger's identity, which every endpoint of that cluster carries as its
  * hostname (Envoy's `auto_host_rewrite`; one short flag per route instead of

@@ -13,7 +13,7 @@
 import { hash } from 'node:crypto';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { framedMessageStart, writeVirtualHostEntry } from '../envoy/encode';
-import { RouteTable, VHDS_ROUTE_TABLE, virtualHostResource, type EnvoyConfig, type EnvoyResource, type EnvoyVirtualHost } from '../envoy/translate';
+import { DEFAULT_VIRTUAL_HOST, RouteTable, VHDS_ROUTE_TABLE, virtualHostResource, type EnvoyConfig, type EnvoyResource, type EnvoyVirtualHost } from '../envoy/translate';
 import { encodeWith, WireWriter } from '../envoy/wire';
 
 /** One resource, encoded once and shared by every stream and snapshot that holds it. */
@@ -129,6 +129,7 @@ export class SnapshotBuilder {
   /** Each virtual host as a VHDS resource, made once per virtual host object. */
   private virtualHostResources = new WeakMap<EnvoyVirtualHost, EncodedResource>();
   private vhdsTable?: TypeSnapshot;
+  private defaultVirtualHost?: EncodedResource;
   private previous = new Map<ResourceTypeUrl, { input: readonly EnvoyResource[]; list: EncodedResource[]; snapshot: TypeSnapshot }>();
 
   /** Resources must come in name order (the translator emits them so); extra listeners are appended. */
@@ -156,7 +157,9 @@ export class SnapshotBuilder {
     const delta = new Map(types);
     this.vhdsTable ??= this.typeSnapshot(TypeUrl.RouteConfiguration, [VHDS_ROUTE_TABLE], false);
     delta.set(TypeUrl.RouteConfiguration, this.vhdsTable);
-    const resources = new Map<string, EncodedResource>();
+    // In name order: `ingress_http/*` sorts before every host's name.
+    this.defaultVirtualHost ??= EncodedResource.of(DEFAULT_VIRTUAL_HOST);
+    const resources = new Map<string, EncodedResource>([[DEFAULT_VIRTUAL_HOST.name, this.defaultVirtualHost]]);
     written.table.virtualHosts.forEach((vh, i) => {
       let resource = this.virtualHostResources.get(vh);
       if (!resource) {
