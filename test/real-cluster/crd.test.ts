@@ -102,6 +102,12 @@ describe('real API server: the HTTPTrigger CRD and the examples', function () {
     await cluster?.stop();
   });
 
+  it('is the pinned Kubernetes release, as clients read it (an unstamped build says v0.0, which the Pulumi provider refuses)', async () => {
+    const { serverVersion } = JSON.parse(await cluster.kubectlOk(['version', '-o', 'json']));
+    const pinned = /^K8S_VERSION=(v1\.(\d+)\.\d+)$/m.exec(fs.readFileSync(path.join(ROOT, 'test/cluster/versions.sh'), 'utf8'))!;
+    assert.deepEqual([serverVersion.gitVersion, serverVersion.major, serverVersion.minor], [pinned[1], '1', pinned[2]]);
+  });
+
   it('accepts the CRD: structural, every CEL rule compiles, names accepted, established', async () => {
     // A CEL rule that does not compile (e.g. a reserved word such as `namespace` used plainly) makes the server refuse the whole CRD here.
     await cluster.apply([CRD_FILE]);
