@@ -26,6 +26,7 @@ import {
   PersesArgs,
   ServiceType,
 } from './components';
+import { unsupportedValue } from './components/args';
 
 /** How HTTP reaches Envoy. */
 const IngressMode = { Traefik: 'traefik', Istio: 'istio', Direct: 'direct' } as const;
@@ -79,7 +80,8 @@ interface ProgramConfig {
 }
 
 function oneOf<T extends string>(key: string, value: string, allowed: Record<string, T>): T {
-  if (!Object.values<string>(allowed).includes(value)) throw new Error(`config wasm-control:${key} is "${value}": use one of ${Object.values(allowed).join(', ')}`);
+  const problem = unsupportedValue(value, allowed);
+  if (problem) throw new Error(`config wasm-control:${key} ${problem}`);
   return value as T;
 }
 

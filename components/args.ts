@@ -36,6 +36,16 @@ export const LogLevel = {
 } as const;
 export type LogLevel = (typeof LogLevel)[keyof typeof LogLevel];
 
+/**
+ * The one wording for a value outside an enum's (`"x" is not supported: use one
+ * of "a", "b"`), shared by the component arguments and the program's config;
+ * undefined when the value is allowed.
+ */
+export function unsupportedValue(value: unknown, allowed: Record<string, string>): string | undefined {
+  const values = Object.values(allowed);
+  return values.includes(value as string) ? undefined : `${JSON.stringify(value)} is not supported: use one of ${values.map((v) => `"${v}"`).join(', ')}`;
+}
+
 /** How Envoy subscribes to the controller's aggregated discovery service. */
 export const AdsApiType = {
   /** Incremental xDS: only changed resources are sent. */

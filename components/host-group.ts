@@ -12,7 +12,8 @@ import { checkFailure, HOST_GROUP_LABEL, perRunRegistry } from './workload-check
 export const WEBGPU_INTERFACE: AdvertisedInterfaceArgs = { namespace: 'wasi', package: 'webgpu', version: '0.0.1', interfaces: ['webgpu'] };
 
 /**
- * What every `wash host` advertises (wasmcloud-runtime.md §2.2): the built-in
+ * What every `wash host` advertises in its heartbeat (wasmCloud's
+ * proto/wasmcloud/runtime/v2/host_heartbeat.proto, `imports`/`exports`): the built-in
  * WASI 0.2 interfaces of its WIT world (the controller's list, versionless
  * because the host serves every 0.2 patch release), and the standard plugins
  * with the versions their worlds declare.

@@ -6,6 +6,7 @@
  * TypeScript types is trusted.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
 import {
   AdsApiType,
   ControlPlaneArgs,
@@ -14,8 +15,8 @@ import {
   LogLevel,
   ResourceRequirementsArgs,
   ServiceType,
+  unsupportedValue,
 } from './args';
-import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
 import { hostnameProblem } from './hostname';
 import { objectNameForHost, PERSES } from './names';
 
@@ -273,10 +274,8 @@ function str(at: string, value: unknown, fallback: string): string {
 
 function oneOf<T extends string>(at: string, value: unknown, allowed: Record<string, T>, fallback: T): T {
   if (value === undefined) return fallback;
-  const values = Object.values(allowed);
-  if (!values.includes(value as T)) {
-    throw new ControlPlaneArgumentError(at, `${JSON.stringify(value)} is not supported: use one of ${values.map((v) => `"${v}"`).join(', ')}.`);
-  }
+  const problem = unsupportedValue(value, allowed);
+  if (problem) throw new ControlPlaneArgumentError(at, `${problem}.`);
   return value as T;
 }
 

@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { validateSchema } from '../controller/api/schema';
 import { RUNTIME_API_VERSION, type WorkloadDeployment as WorkloadDeploymentObject } from '../controller/api/types';
 import { metadataProblems, workloadSpecProblems } from '../controller/api/validate';
+import { unsupportedValue } from './args';
 import { DeployPolicy, WorkloadDeploymentArgs } from './workload-args';
 import { checkFailure, knownForCheck, placementProblem, perRunRegistry, withoutUndefined, workloadBasics, workloadSpec } from './workload-checks';
 
@@ -55,9 +56,8 @@ export interface WorkloadDeploymentPlan {
 /** Builds the manifest and runs every check; never throws. */
 export function planWorkloadDeployment(componentName: string, args: WorkloadDeploymentArgs): WorkloadDeploymentPlan {
   const { name, namespace, key, controlPlane, selector, problems } = workloadBasics(componentName, args);
-  if (args.deployPolicy !== undefined && !Object.values(DeployPolicy).includes(args.deployPolicy)) {
-    problems.push(`deployPolicy ${JSON.stringify(args.deployPolicy)} is not supported: use one of ${Object.values(DeployPolicy).map((v) => `"${v}"`).join(', ')}`);
-  }
+  const policyProblem = args.deployPolicy === undefined ? undefined : unsupportedValue(args.deployPolicy, DeployPolicy);
+  if (policyProblem) problems.push(`deployPolicy ${policyProblem}`);
 
   const manifest = {
     apiVersion: RUNTIME_API_VERSION,

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { hostProblems, metadataProblems, pathProblems } from '../controller/api/validate';
+import { hostProblems, metadataProblems, pathProblems, REJECTION_REASONS } from '../controller/api/validate';
 import { decodeToJson, encodeJson, messageType, type ProtoJson } from '../controller/envoy/protos';
 import { Pipeline, resourceList, type PipelineOutput } from '../controller/pipeline';
 import { envoyMatch } from './support/envoy-match';
@@ -14,7 +14,6 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 const HOSTS = ['a.com', 'b.a.com', '*.a.com', '*.b.a.com', 'x.b.a.com', 'B.A.com', 'c.org'];
 const SEGMENTS = ['a', 'aa', 'b', 'a.b', '%2F', 'A'];
 const TIMES = ['2024-01-01T00:00:00Z', '2024-01-01T00:00:00.000Z', '2024-02-01T00:00:00Z', '2023-12-31T23:00:00-01:00'];
-const SKIP_REASONS = new Set(['Conflict', 'UnsupportedPathType', 'Invalid']);
 
 const pathArb = fc
   .tuple(fc.array(fc.constantFrom(...SEGMENTS), { maxLength: 3 }), fc.boolean())
@@ -137,7 +136,7 @@ describe('properties of the routing core', () => {
           const skipped = keys.filter((k) => k === key).length - (admitted.has(key) ? 1 : 0);
           const ds = out.diagnostics.filter((d) => d.trigger === key);
           assert.equal(ds.length, skipped, `${key}: ${JSON.stringify(ds)}`);
-          for (const d of ds) assert.ok(SKIP_REASONS.has(d.reason), d.reason);
+          for (const d of ds) assert.ok(REJECTION_REASONS.has(d.reason), d.reason);
         }
       }),
       RUNS,
@@ -240,7 +239,7 @@ describe('properties of the routing core', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(text, text), { minLength: 1, maxLength: 4 }), (names) => {
         const out = run(names.map(([namespace, name], i) => trigger(name, { namespace, host: `h${i}.example.com` })));
-        assert.equal(out.model.admitted.length + out.diagnostics.filter((d) => SKIP_REASONS.has(d.reason)).length, names.length);
+        assert.equal(out.model.admitted.length + out.diagnostics.filter((d) => REJECTION_REASONS.has(d.reason)).length, names.length);
         for (const t of out.model.admitted) {
           assert.match(t.upstreamHost, /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/, t.upstreamHost);
         }
@@ -314,7 +313,7 @@ describe('properties of the routing core', () => {
         let out: PipelineOutput;
         assert.doesNotThrow(() => (out = run(objects)));
         out = out!;
-        const skipped = out.diagnostics.filter((d) => SKIP_REASONS.has(d.reason));
+        const skipped = out.diagnostics.filter((d) => REJECTION_REASONS.has(d.reason));
         assert.equal(out.model.admitted.length + skipped.length, objects.length, 'each input is admitted or has one diagnostic');
         for (const d of out.diagnostics) {
           assert.equal(typeof d.message, 'string');

@@ -1,7 +1,7 @@
 /**
  * Many streams at once, and streams coming and going: every stream gets a change
  * from one shared response, closed streams leave nothing behind, and a burst of
- * NACKs causes no resend (go-control-plane's loop, xds-notes §1.2).
+ * NACKs causes no resend (go-control-plane's resend loop, its issues #46 and #962).
  */
 import * as assert from 'node:assert/strict';
 import * as v8 from 'node:v8';

@@ -11,6 +11,9 @@ import { objectKey, type HTTPTrigger, type HostInterface, type WorkloadSpec } fr
 /** Why a trigger was skipped (the first three) or only partly served. */
 export type DiagnosticReason = 'Invalid' | 'UnsupportedPathType' | 'Conflict' | 'EndpointIgnored';
 
+/** The reasons a whole trigger is skipped for (`EndpointIgnored` only leaves out one endpoint). */
+export const REJECTION_REASONS: ReadonlySet<DiagnosticReason> = new Set<DiagnosticReason>(['Invalid', 'UnsupportedPathType', 'Conflict']);
+
 export interface Diagnostic {
   /** `namespace/name` of the trigger. */
   trigger: string;

@@ -27,9 +27,14 @@ function main(argv: string[]): number {
     }
     throw err;
   }
-  const out = new Pipeline().run(objects);
-  process.stdout.write(`${JSON.stringify({ resources: resourceList(out.resources), diagnostics: [...objects.diagnostics, ...out.diagnostics] }, null, 2)}\n`);
+  process.stdout.write(translateOutput(objects));
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+/** What `translate` prints for the objects of some manifests: the resources and every diagnostic, as JSON. */
+export function translateOutput(objects: ReturnType<typeof loadManifests>): string {
+  const out = new Pipeline().run(objects);
+  return `${JSON.stringify({ resources: resourceList(out.resources), diagnostics: [...objects.diagnostics, ...out.diagnostics] }, null, 2)}\n`;
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -3,7 +3,8 @@
  * placement check built on it: can any Ready host matching a workload's
  * hostSelector run every host interface the workload declares? The runtime
  * operator does not ask; the host refuses the start and the workload is
- * recreated every minute (shared/reference/wasmcloud-runtime.md §3).
+ * recreated every minute (the runtime-operator deletes Workloads unhealthy past a
+ * one-minute grace and scales up again: workload_replicaset_controller.go).
  */
 import { formatInterface, missingInterfaces, placementFix, type AdvertisedInterface } from '../api/interfaces';
 import { conditionIsTrue, type Host, type HostInterface } from '../api/types';

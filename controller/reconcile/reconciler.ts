@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { objectKey, TRIGGER_API_VERSION, TRIGGER_LABEL, type HTTPTrigger, type HTTPTriggerStatus, type WorkloadDeployment } from '../api/types';
-import { checkedHTTPTrigger, type Diagnostic } from '../api/validate';
+import { checkedHTTPTrigger, REJECTION_REASONS, type Diagnostic } from '../api/validate';
 import type { PipelineOutput } from '../pipeline';
 import { checkPlacement, type PlacementVerdict } from '../placement/hosts';
 import type { HeartbeatMonitor } from '../placement/heartbeats';
@@ -43,7 +43,6 @@ export interface ReconcilerOptions {
 
 const RUNTIME = { group: 'runtime.wasmcloud.dev', version: 'v1alpha1' };
 const CONTROL = { group: 'control.cosmonic.io', version: 'v1alpha1' };
-const REJECTIONS = new Set(['Invalid', 'UnsupportedPathType', 'Conflict']);
 
 export class Reconciler {
   private readonly custom: CustomObjectsApi;
@@ -113,7 +112,7 @@ export class Reconciler {
     const rejections = new Map<string, Diagnostic>();
     const ignored = new Map<string, string[]>();
     for (const d of output.diagnostics) {
-      if (REJECTIONS.has(d.reason) && !rejections.has(d.trigger)) rejections.set(d.trigger, d);
+      if (REJECTION_REASONS.has(d.reason) && !rejections.has(d.trigger)) rejections.set(d.trigger, d);
       if (d.reason === 'EndpointIgnored') ignored.set(d.trigger, [...(ignored.get(d.trigger) ?? []), d.message]);
     }
     const endpoints = new Map(output.model.clusters.map((c) => [c.trigger.key, c.endpoints.length]));

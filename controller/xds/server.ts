@@ -5,8 +5,9 @@
  *
  * Every stream reads the same immutable Snapshot; responses are assembled from
  * pre-encoded resources and shared by every stream sent the same content
- * (shared.ts), so nothing is re-encoded per client. Protocol rules kept here (and
- * broken by go-control-plane, see xds-notes §1.2):
+ * (shared.ts), so nothing is re-encoded per client. Protocol rules kept here (the
+ * xDS protocol document's "ACK and NACK semantics"; go-control-plane, which never
+ * reads `error_detail`, resends a rejected config at once: its issues #46, #962):
  * - a NACK (`error_detail` set) is recorded per stream and type, and the
  *   rejected version is not sent again until the snapshot changes;
  * - a request whose `response_nonce` is not the last one sent is stale and ignored;
