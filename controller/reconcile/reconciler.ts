@@ -13,14 +13,15 @@ import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { objectKey, TRIGGER_API_VERSION, TRIGGER_LABEL, type HTTPTrigger, type HTTPTriggerStatus, type WorkloadDeployment } from '../api/types';
-import { checkedHTTPTrigger, REJECTION_REASONS, type Diagnostic } from '../api/validate';
+import { REJECTION_REASONS, type Diagnostic } from '../api/validate';
 import type { PipelineOutput } from '../pipeline';
-import { checkPlacement, type PlacementVerdict } from '../placement/hosts';
+import { checkPlacement, type PlacementRequest, type PlacementVerdict } from '../placement/hosts';
 import type { HeartbeatMonitor } from '../placement/heartbeats';
 import type { SourceObjects } from '../sources/source';
-import { APPLIED_HASH_ANNOTATION, containsFields, desiredWorkloadDeployment, FIELD_MANAGER, stableJson } from './desired';
+import { decideTrigger, placementRequest, type TriggerDecision } from './decide';
+import { APPLIED_HASH_ANNOTATION, containsFields, FIELD_MANAGER, stableJson } from './desired';
 import { errorText } from './leader';
-import { statusFingerprint, triggerStatus } from './status';
+import { statusFingerprint } from './status';
 
 /** What the reconciler reads the stored objects from (the Kubernetes source). */
 export interface ObjectStore {
@@ -117,21 +118,33 @@ export class Reconciler {
     }
     const endpoints = new Map(output.model.clusters.map((c) => [c.trigger.key, c.endpoints.length]));
     const now = Date.now();
+    const nowText = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+    const place = this.options.heartbeats ? (request: PlacementRequest) => this.placement(request, objects, now) : undefined;
     let failed = 0;
     for (const raw of objects.triggers) {
       if (!this.options.isLeader() || this.closed) return;
+      const trigger = raw as HTTPTrigger;
+      const key = objectKey({ namespace: trigger.metadata?.namespace ?? 'default', name: trigger.metadata?.name ?? '?' });
       try {
-        await this.reconcileTrigger(raw as HTTPTrigger, rejections, ignored, endpoints, objects, now);
+        const decision = decideTrigger({
+          trigger,
+          rejection: rejections.get(key),
+          endpoints: endpoints.get(key) ?? 0,
+          ignoredEndpoints: ignored.get(key) ?? [],
+          deployment: this.options.store.workloadDeployment(trigger.metadata.namespace ?? 'default', trigger.metadata.name),
+          place,
+          now: nowText,
+        });
+        await this.carryOut(trigger, decision);
       } catch (err) {
         failed++;
-        this.options.log.error({ trigger: objectKey((raw as HTTPTrigger).metadata ?? { name: '?' }), err: errorText(err) }, 'reconcile failed; retrying');
+        this.options.log.error({ trigger: key, err: errorText(err) }, 'reconcile failed; retrying');
       }
     }
     for (const wd of objects.workloadDeployments) {
-      if (!this.options.heartbeats || isTriggerOwned(wd)) continue;
+      if (!place || isTriggerOwned(wd)) continue;
       try {
-        const spec = wd.spec.template.spec;
-        const verdict = this.placement({ hostInterfaces: spec.hostInterfaces ?? [], hostSelector: spec.hostSelector, hostId: spec.hostId }, objects, now);
+        const verdict = place(placementRequest(wd.spec.template.spec));
         if (verdict?.status === 'False') await this.event(wd, verdict.reason, verdict.message);
       } catch (err) {
         failed++;
@@ -143,57 +156,16 @@ export class Reconciler {
     else this.failures = 0;
   }
 
-  private async reconcileTrigger(
-    raw: HTTPTrigger,
-    rejections: Map<string, Diagnostic>,
-    ignored: Map<string, string[]>,
-    endpoints: Map<string, number>,
-    objects: SourceObjects,
-    now: number,
-  ): Promise<void> {
-    const { log } = this.options;
-    const namespace = raw.metadata.namespace ?? 'default';
-    const name = raw.metadata.name;
-    const key = objectKey({ namespace, name });
-    const check = checkedHTTPTrigger(raw);
-    const rejection = rejections.get(key) ?? (check.ok ? undefined : check.diagnostic);
-    const observed = this.options.store.workloadDeployment(namespace, name);
-    let deploymentProblem: string | undefined;
-    let desired: WorkloadDeployment | undefined;
-    if (check.ok) {
-      desired = desiredWorkloadDeployment(check.trigger.source, check.trigger.upstreamHost);
-      if (observed && !isOwnedBy(observed, raw.metadata.uid)) {
-        deploymentProblem = `WorkloadDeployment ${key} exists and is not owned by this HTTPTrigger: rename the trigger or delete that WorkloadDeployment`;
-      } else {
-        await this.apply(key, desired, observed);
-      }
-    }
-    const placement =
-      desired && this.options.heartbeats
-        ? this.placement({ hostInterfaces: desired.spec.template.spec.hostInterfaces ?? [], hostSelector: desired.spec.template.spec.hostSelector, hostId: desired.spec.template.spec.hostId }, objects, now)
-        : undefined;
-    const status = triggerStatus({
-      trigger: raw,
-      rejection,
-      endpoints: endpoints.get(key) ?? 0,
-      ignoredEndpoints: ignored.get(key) ?? [],
-      paths: check.ok ? check.trigger.paths.map((p) => `${p.path} (${p.type})`).join(', ') : undefined,
-      upstreamHost: check.ok ? check.trigger.upstreamHost : undefined,
-      deployment: observed && !deploymentProblem ? observed : undefined,
-      deploymentProblem,
-      placement,
-      now: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'),
-    });
-    await this.writeStatus(key, raw, status);
-    if (rejection) await this.event(raw, rejection.reason, rejection.message);
-    if (deploymentProblem) await this.event(raw, 'DeploymentNotOwned', deploymentProblem);
-    if (placement?.status === 'False') {
-      log.warn({ trigger: key, reason: placement.reason }, placement.message);
-      await this.event(raw, placement.reason, placement.message);
-    }
+  /** Applies the deployment, writes the status and records the Events a decision holds, each only if it differs. */
+  private async carryOut(trigger: HTTPTrigger, decision: TriggerDecision): Promise<void> {
+    const observed = this.options.store.workloadDeployment(trigger.metadata.namespace ?? 'default', trigger.metadata.name);
+    if (decision.apply) await this.apply(decision.key, decision.apply, observed);
+    await this.writeStatus(decision.key, trigger, decision.status);
+    if (decision.unplaceable) this.options.log.warn({ trigger: decision.key, reason: decision.unplaceable.reason }, decision.unplaceable.message);
+    for (const event of decision.events) await this.event(trigger, event.reason, event.message);
   }
 
-  private placement(request: Parameters<typeof checkPlacement>[0], objects: SourceObjects, now: number): PlacementVerdict | undefined {
+  private placement(request: PlacementRequest, objects: SourceObjects, now: number): PlacementVerdict | undefined {
     const hb = this.options.heartbeats;
     return hb && checkPlacement(request, hb.advertisements(), objects.hosts, now, hb.settled());
   }
@@ -263,10 +235,6 @@ export class Reconciler {
       this.kick();
     }, delay);
   }
-}
-
-function isOwnedBy(wd: WorkloadDeployment, uid: string | undefined): boolean {
-  return (wd.metadata.ownerReferences ?? []).some((r) => r.controller && r.uid === uid && r.kind === 'HTTPTrigger');
 }
 
 function isTriggerOwned(wd: WorkloadDeployment): boolean {
