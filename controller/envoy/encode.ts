@@ -67,8 +67,12 @@ const routeTail = new WireWriter(512);
 const headerPart = new WireWriter(256);
 const hostnameField = new WireWriter(320);
 
-/** A route's match, written as one specifier (`path` or `prefix`). */
-export type MatchSpecifier = 'path' | 'prefix';
+/**
+ * How a route matches its path: `exact` (RouteMatch `path`), `prefix` (`prefix`
+ * as given) or `below` (`prefix` with "/" added: the second half of a Kubernetes
+ * Prefix, written apart so that no joined string is made per route).
+ */
+export type PathMatch = 'exact' | 'prefix' | 'below';
 
 /** RouteConfiguration fields other than `virtual_hosts`. */
 export function writeRouteTableHead(w: WireWriter, name: string): void {
@@ -94,13 +98,9 @@ export function framedMessageStart(bytes: Uint8Array, start: number): number {
   return at + 1;
 }
 
-/**
- * Receives a virtual host's Envoy routes in order. `slash`: the route matches
- * `value` followed by "/" (a Kubernetes Prefix's `prefix` half), given apart so
- * that no joined string is made per route.
- */
+/** Receives a virtual host's Envoy routes in order. */
 export interface RouteSink {
-  route(specifier: MatchSpecifier, value: string, slash: boolean, trigger: ValidTrigger, cluster: string): void;
+  route(match: PathMatch, path: string, trigger: ValidTrigger, cluster: string): void;
 }
 
 /** Writes routes as VirtualHost.routes fields; one instance, reset per virtual host (no closures per virtual host). */
@@ -115,7 +115,7 @@ class RouteFieldWriter implements RouteSink {
     this.tailFor = undefined;
   }
 
-  route(specifier: MatchSpecifier, value: string, slash: boolean, trigger: ValidTrigger, cluster: string): void {
+  route(match: PathMatch, path: string, trigger: ValidTrigger, cluster: string): void {
     const f = F();
     const w = this.w;
     // Routes of one trigger share their action and metadata: encode those once.
@@ -127,12 +127,12 @@ class RouteFieldWriter implements RouteSink {
     w.tag(f.virtualHost.routes, LEN);
     const route = w.beginLength();
     w.tag(f.route.match, LEN);
-    const match = w.beginLength();
-    w.tag(specifier === 'path' ? f.routeMatch.path : f.routeMatch.prefix, LEN);
-    if (slash) w.stringThenSlash(value);
-    else w.string(value);
+    const matchStart = w.beginLength();
+    w.tag(match === 'exact' ? f.routeMatch.path : f.routeMatch.prefix, LEN);
+    if (match === 'below') w.stringThenSlash(path);
+    else w.string(path);
     if (this.wildcard) w.copyFrom(headerPart);
-    w.endLength(match);
+    w.endLength(matchStart);
     w.copyFrom(routeTail);
     w.endLength(route);
   }

@@ -260,8 +260,8 @@ export class EnvoyVirtualHost {
     const authority = vh.wildcard ? [{ name: ':authority', string_match: { safe_regex: { regex: wildcardAuthorityRegex(vh.host) } } }] : undefined;
     const routes: ProtoJson[] = [];
     envoyRoutes(vh, {
-      route(specifier, value, slash, trigger, cluster) {
-        const match: ProtoJson = { [specifier]: slash ? `${value}/` : value };
+      route(kind, path, trigger, cluster) {
+        const match: ProtoJson = kind === 'exact' ? { path } : { prefix: kind === 'below' ? `${path}/` : path };
         if (authority) match.headers = authority;
         routes.push({ match, route: routeAction(trigger, cluster), metadata: { filter_metadata: { [METADATA_NAMESPACE]: { [METADATA_TRIGGER_KEY]: trigger.key } } } });
       },
@@ -462,11 +462,11 @@ function envoyRoutes(vh: VirtualHostModel, sink: RouteSink): void {
   const exactPaths = exactCount > 8 ? new Set(routes.slice(0, exactCount).map((r) => r.match.path)) : undefined;
   for (const r of routes) {
     const { type, path } = r.match;
-    if (type === 'Exact') sink.route('path', path, false, r.trigger, r.cluster);
-    else if (path === '/') sink.route('prefix', '/', false, r.trigger, r.cluster);
+    if (type === 'Exact') sink.route('exact', path, r.trigger, r.cluster);
+    else if (path === '/') sink.route('prefix', '/', r.trigger, r.cluster);
     else {
-      if (!(exactPaths ? exactPaths.has(path) : hasExactRoute(routes, exactCount, path))) sink.route('path', path, false, r.trigger, r.cluster);
-      sink.route('prefix', path, true, r.trigger, r.cluster);
+      if (!(exactPaths ? exactPaths.has(path) : hasExactRoute(routes, exactCount, path))) sink.route('exact', path, r.trigger, r.cluster);
+      sink.route('below', path, r.trigger, r.cluster);
     }
   }
 }

@@ -155,7 +155,7 @@ export class SnapshotBuilder {
 
   private deltaTypes(types: ReadonlyMap<ResourceTypeUrl, TypeSnapshot>, written: WrittenTable & { bytes: Uint8Array }): ReadonlyMap<ResourceTypeUrl, TypeSnapshot> {
     const delta = new Map(types);
-    this.vhdsTable ??= this.typeSnapshot(TypeUrl.RouteConfiguration, [VHDS_ROUTE_TABLE], false);
+    this.vhdsTable ??= this.typeSnapshot(TypeUrl.RouteConfiguration, [VHDS_ROUTE_TABLE], { variant: true });
     delta.set(TypeUrl.RouteConfiguration, this.vhdsTable);
     // In name order: `ingress_http/*` sorts before every host's name.
     this.defaultVirtualHost ??= EncodedResource.of(DEFAULT_VIRTUAL_HOST);
@@ -174,9 +174,9 @@ export class SnapshotBuilder {
     return delta;
   }
 
-  /** `remember`: whether this is the type's snapshot to reuse next time (not a delta variant). */
-  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly EnvoyResource[], remember = true): TypeSnapshot {
-    const last = remember ? this.previous.get(typeUrl) : undefined;
+  /** `variant`: a delta variant of the type, which the next build must not take for the type's last snapshot to reuse. */
+  private typeSnapshot(typeUrl: ResourceTypeUrl, list: readonly EnvoyResource[], options: { variant?: boolean } = {}): TypeSnapshot {
+    const last = options.variant ? undefined : this.previous.get(typeUrl);
     if (last && last.input.length === list.length && last.input.every((resource, i) => resource === list[i])) return last.snapshot;
     // Sized from the last body of this type, so a 4 MiB route table is not grown by doubling each time.
     const writer = new WireWriter(Math.max(1024, list.length * 160, last ? last.snapshot.body.length + (last.snapshot.body.length >> 3) : 0));
@@ -229,7 +229,7 @@ export class SnapshotBuilder {
     // A single resource's version is the type's: the megabytes of a route table are hashed once.
     const version = encoded.length === 1 ? encoded[0].version : contentVersion(body);
     const snapshot = { resources: byName, body, version };
-    if (remember) this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
+    if (!options.variant) this.previous.set(typeUrl, { input: list, list: encoded, snapshot });
     return snapshot;
   }
 

@@ -20,9 +20,17 @@ export interface ClientStatus {
   types: Record<string, { acked?: string; sent?: string; lastNack?: { version: string; message: string; at: string } }>;
 }
 
+/** What the ADS server tells its owner (the controller's metrics and logs); every hook is optional and synchronous. */
 export interface XdsServerEvents {
+  /**
+   * A client rejected the last response of a type: `nodeId` is the client's
+   * `node.id`, `version` the snapshot version it rejected (not sent again until
+   * the routing changes), `message` its `error_detail.message`.
+   */
   onNack?(nodeId: string, typeUrl: string, version: string, message: string): void;
+  /** A response of `typeUrl` was queued to one stream; `bytes` is its encoded size (shared responses count once per stream). */
   onPush?(typeUrl: string, bytes: number): void;
+  /** A stream opened or closed; `open` is how many are open now. */
   onStreamChange?(open: number): void;
 }
 
