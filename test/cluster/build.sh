@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/versions.sh"
 inputs_hash="$(cat "$here/versions.sh" "$here"/kubernetes/go.{mod,sum} "$here"/etcd/go.{mod,sum} "$here"/etcd/main.go "$here"/kwok/go.{mod,sum} "$here/build.sh" \
   | sha256sum | cut -c1-12)"
-cache_root="${WASM_CONTROL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/wasm-control}"
+cache_root="${WASM_CONTROL_CACHE:-${XDG_CACHE_HOME:-${HOME:?neither WASM_CONTROL_CACHE nor HOME is set: say where to cache the build}/.cache}/wasm-control}"
 bin="$cache_root/cluster/kubernetes-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$inputs_hash/bin"
 tools=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 
