@@ -61,7 +61,7 @@ export function decideTrigger(facts: TriggerFacts): TriggerDecision {
     trigger,
     rejection,
     endpoints: facts.endpoints,
-    ignoredEndpoints: [...facts.ignoredEndpoints],
+    ignoredEndpoints: facts.ignoredEndpoints,
     paths: check.ok ? check.trigger.paths.map((p) => `${p.path} (${p.type})`).join(', ') : undefined,
     upstreamHost: check.ok ? check.trigger.upstreamHost : undefined,
     deployment: facts.deployment && !deploymentProblem ? facts.deployment : undefined,

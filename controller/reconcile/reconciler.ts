@@ -126,16 +126,9 @@ export class Reconciler {
       const trigger = raw as HTTPTrigger;
       const key = objectKey({ namespace: trigger.metadata?.namespace ?? 'default', name: trigger.metadata?.name ?? '?' });
       try {
-        const decision = decideTrigger({
-          trigger,
-          rejection: rejections.get(key),
-          endpoints: endpoints.get(key) ?? 0,
-          ignoredEndpoints: ignored.get(key) ?? [],
-          deployment: this.options.store.workloadDeployment(trigger.metadata.namespace ?? 'default', trigger.metadata.name),
-          place,
-          now: nowText,
-        });
-        await this.carryOut(trigger, decision);
+        const deployment = this.options.store.workloadDeployment(trigger.metadata.namespace ?? 'default', trigger.metadata.name);
+        const decision = decideTrigger({ trigger, rejection: rejections.get(key), endpoints: endpoints.get(key) ?? 0, ignoredEndpoints: ignored.get(key) ?? [], deployment, place, now: nowText });
+        await this.carryOut(trigger, decision, deployment);
       } catch (err) {
         failed++;
         this.options.log.error({ trigger: key, err: errorText(err) }, 'reconcile failed; retrying');
@@ -156,9 +149,8 @@ export class Reconciler {
     else this.failures = 0;
   }
 
-  /** Applies the deployment, writes the status and records the Events a decision holds, each only if it differs. */
-  private async carryOut(trigger: HTTPTrigger, decision: TriggerDecision): Promise<void> {
-    const observed = this.options.store.workloadDeployment(trigger.metadata.namespace ?? 'default', trigger.metadata.name);
+  /** Applies the deployment, writes the status and records the Events a decision holds, each only if it differs from `observed` and what was written. */
+  private async carryOut(trigger: HTTPTrigger, decision: TriggerDecision, observed: WorkloadDeployment | undefined): Promise<void> {
     if (decision.apply) await this.apply(decision.key, decision.apply, observed);
     await this.writeStatus(decision.key, trigger, decision.status);
     if (decision.unplaceable) this.options.log.warn({ trigger: decision.key, reason: decision.unplaceable.reason }, decision.unplaceable.message);

@@ -15,7 +15,7 @@ export interface TriggerStatusInput {
   rejection?: Diagnostic;
   endpoints: number;
   /** EndpointIgnored messages for this trigger. */
-  ignoredEndpoints: string[];
+  ignoredEndpoints: readonly string[];
   /** Routed paths, e.g. "/api (Prefix)"; absent for a trigger that failed validation. */
   paths?: string;
   upstreamHost?: string;

@@ -161,17 +161,17 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     // Nothing to send is still an answer to a type's first request: a client
     // (Envoy) otherwise waits out its initial fetch timeout (15 s) before its
     // clusters, and so its listeners, can finish initialising.
-    const answered = state.sentNonce !== undefined;
+    const mustAnswer = state.sentNonce === undefined;
     if (state.overrides.size === 0 && !fresh?.size) {
       // The common case: the client holds exactly a shared map. One diff per pair of maps, one response for all.
       const target = hold ? shared.withHeld(base, state.has).resources : base.resources;
-      if (target === state.has && answered) return;
+      if (target === state.has && !mustAnswer) return;
       const diff = shared.diff(state.has, target);
       const all = state.wildcard || (diff.updated.every((r) => state.names.has(r.name)) && diff.removed.every((n) => state.names.has(n)));
       const updated = all ? diff.updated : diff.updated.filter((r) => state.names.has(r.name));
       const removed = all ? diff.removed : diff.removed.filter((n) => state.names.has(n));
       state.has = target;
-      if (updated.length === 0 && removed.length === 0 && answered) return;
+      if (updated.length === 0 && removed.length === 0 && !mustAnswer) return;
       this.sendDelta(typeUrl, state, updated, removed, all ? diff : undefined);
       return;
     }
@@ -200,7 +200,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     }
     state.has = base.resources;
     state.overrides = overrides;
-    if (updated.length === 0 && removed.length === 0 && answered) return;
+    if (updated.length === 0 && removed.length === 0 && !mustAnswer) return;
     if (removed.length === 0 && overrides.size === 0 && updated.length === base.resources.size) {
       // The whole type (Envoy's first request names every cluster's endpoints): one response for every such stream.
       const whole = shared.diff(EMPTY_RESOURCES, base.resources);

@@ -134,15 +134,15 @@ export class AdsServer implements StreamHost {
   /**
    * Stops accepting and ends every stream cleanly; connections a client keeps
    * open after that (a gRPC xDS client whose channel was closed keeps its
-   * HTTP/2 session) are cut after `graceMs`, so shutdown has a deadline.
+   * HTTP/2 session) are cut after SHUTDOWN_GRACE_MS, so shutdown has a deadline.
    */
-  async close(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+  async close(): Promise<void> {
     for (const stream of this.streams) stream.end();
     await new Promise<void>((resolve) => {
       const deadline = setTimeout(() => {
         this.server.forceShutdown();
         resolve();
-      }, graceMs);
+      }, SHUTDOWN_GRACE_MS);
       this.server.tryShutdown(() => {
         clearTimeout(deadline);
         resolve();
