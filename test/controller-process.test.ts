@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { AdsClient } from './support/ads-client';
+import { ProcessLogs } from './support/process-logs';
 
 const MAIN = path.join(__dirname, '../controller/main.js');
 
@@ -17,31 +18,11 @@ spec:
   template: {spec: {components: [{name: c, image: img}]}}
 `;
 
-/** Resolves with the first JSON log line that satisfies `match` (bounded by mocha's timeout). */
-function logLine(child: ChildProcessWithoutNullStreams, match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-  return new Promise((resolve) => {
-    let buffered = '';
-    const onData = (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const parsed = JSON.parse(line) as Record<string, unknown>;
-        if (match(parsed)) {
-          child.stdout.off('data', onData);
-          resolve(parsed);
-          return;
-        }
-      }
-    };
-    child.stdout.on('data', onData);
-  });
-}
-
 describe('controller process (file mode)', function () {
   this.timeout(20000);
   let dir: string;
   let child: ChildProcessWithoutNullStreams;
+  let logs: ProcessLogs;
   let admin: string;
   let xdsPort: number;
 
@@ -49,7 +30,8 @@ describe('controller process (file mode)', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-'));
     fs.writeFileSync(path.join(dir, 'a.yaml'), triggerYaml('a', 'a.example.com'));
     child = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
-    const listening = await logLine(child, (l) => l.msg === 'wasm-control listening');
+    logs = new ProcessLogs(child.stdout);
+    const listening = await logs.first((l) => l.msg === 'wasm-control listening');
     admin = `http://${listening.admin as string}`;
     xdsPort = Number(String(listening.xds).split(':').pop());
   });
@@ -69,13 +51,13 @@ describe('controller process (file mode)', function () {
   });
 
   it('keeps the last good state of a file that stops parsing, and picks up the next good edit', async () => {
-    const skipped = logLine(child, (l) => l.msg === 'manifest file skipped; its last good content is kept');
+    const skipped = logs.next((l) => l.msg === 'manifest file skipped; its last good content is kept');
     fs.writeFileSync(path.join(dir, 'a.yaml'), 'spec: [unclosed');
     assert.match(String((await skipped).file), /a\.yaml$/);
     const routes = (await (await fetch(`${admin}/debug/routes`)).json()) as { host: string }[];
     assert.deepEqual(routes.map((r) => r.host), ['a.example.com']);
 
-    const updated = logLine(child, (l) => l.msg === 'routing updated' && l.triggers === 2);
+    const updated = logs.next((l) => l.msg === 'routing updated' && l.triggers === 2);
     fs.writeFileSync(path.join(dir, 'a.yaml'), `${triggerYaml('a', 'a.example.com')}---\n${triggerYaml('b', 'b.example.com')}`);
     await updated;
     const after = (await (await fetch(`${admin}/debug/routes`)).json()) as { host: string }[];

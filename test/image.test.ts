@@ -13,8 +13,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import { packageRoot } from '../controller/package-root';
+import { ProcessLogs } from './support/process-logs';
 
 const ROOT = packageRoot();
 const DOCKERFILE = path.join(ROOT, 'controller', 'Dockerfile');
@@ -83,14 +83,6 @@ function linkProductionDependencies(dir: string): string[] {
 }
 
 /** The first stdout line (JSON, as pino writes) that `match` accepts. */
-async function firstLogLine(stdout: NodeJS.ReadableStream, match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-  for await (const text of readline.createInterface({ input: stdout })) {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    if (match(line)) return line;
-  }
-  throw new Error('the controller exited before the expected log line');
-}
-
 describe('the controller image (controller/Dockerfile), run from the files it copies', function () {
   this.timeout(30000);
   const all = stages(fs.readFileSync(DOCKERFILE, 'utf8'));
@@ -148,7 +140,7 @@ describe('the controller image (controller/Dockerfile), run from the files it co
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const listening = await firstLogLine(child.stdout, (l) => l.msg === 'wasm-control listening');
+      const listening = await new ProcessLogs(child.stdout).first((l) => l.msg === 'wasm-control listening');
       const ready = await fetch(`http://${listening.admin as string}/readyz`);
       assert.equal(ready.status, 200);
       child.kill('SIGTERM');

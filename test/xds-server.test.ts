@@ -13,6 +13,7 @@ import { jsonResource } from '../controller/envoy/translate';
 import { Pipeline } from '../controller/pipeline';
 import { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder } from '../controller/xds/snapshot';
+import { eventually } from './support/eventually';
 import { backend, call, xdsClient } from './support/grpc-backend';
 
 const READY = [{ type: 'Ready', status: 'True' as const }];
@@ -55,20 +56,6 @@ async function tally(client: grpc.Client, method: string, calls: number): Promis
     counts.set(who, (counts.get(who) ?? 0) + 1);
   }
   return counts;
-}
-
-/** Retries `check` until it passes or `ms` elapse (bounded: the loop stops by itself). */
-async function eventually(check: () => Promise<void> | void, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
 }
 
 describe('ADS server with a real gRPC xDS client', function () {
@@ -134,7 +121,7 @@ describe('ADS server with a real gRPC xDS client', function () {
     };
     // The client reads its routes inline in its API listener, so the rejection is of a Listener.
     ads.setSnapshot(builder.build({ ...good.envoy, routeConfigurations: [jsonResource(broken)] }));
-    await eventually(() => assert.equal(nacks.filter((n) => n.typeUrl === TypeUrl.Listener).length, 1));
+    await eventually(() => assert.equal(nacks.filter((n) => n.typeUrl === TypeUrl.Listener).length, 1), 3000);
     const pushesAfterNack = pushes.filter((t) => t === TypeUrl.Listener).length;
     await new Promise((r) => setImmediate(r));
     assert.equal(pushes.filter((t) => t === TypeUrl.Listener).length, pushesAfterNack, 'the rejected version was sent again');
@@ -147,7 +134,7 @@ describe('ADS server with a real gRPC xDS client', function () {
     await eventually(() => {
       assert.equal(acked().acked, acked().sent);
       assert.equal(acked().lastNack, undefined);
-    });
+    }, 3000);
   });
 
   it('keeps working across a server restart; the new server serves the same versions', async () => {
