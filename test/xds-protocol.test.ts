@@ -10,10 +10,9 @@
  */
 import * as assert from 'node:assert/strict';
 import { decodeToJson, messageType } from '../controller/envoy/protos';
-import { deltaAck, envoyNode, sotwAck, sotwNack, type DeltaRequest, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
+import type { NodeIdentity } from '../controller/xds/delta';
+import { deltaAck, envoyNode, sotwAck, sotwNack, type DeltaResponse, type DeltaStream, type SotwResponse, type SotwStream } from './support/ads-client';
 import { CDS, EDS, LDS, RDS, VHDS, World } from './support/xds-world';
-
-type DeltaRequestNode = NonNullable<DeltaRequest['node']>;
 
 const cluster = (t: string) => `default/${t}`;
 const names = (r: SotwResponse) => r.resources.map((x) => x.name).sort();
@@ -273,7 +272,7 @@ describe('ADS protocol (raw client): delta', function () {
    * vhds, VirtualHost [] (the mux strips the namespace name). ACKs carry only
    * the nonce.
    */
-  async function envoyStartup(stream: DeltaStream, node: DeltaRequestNode): Promise<{ table: Record<string, any>; virtualHosts?: DeltaResponse }> {
+  async function envoyStartup(stream: DeltaStream, node: NodeIdentity): Promise<{ table: Record<string, any>; virtualHosts?: DeltaResponse }> {
     stream.send({ type_url: CDS, node });
     const cds = await stream.next();
     assert.equal(cds.type_url, CDS);

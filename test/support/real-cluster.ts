@@ -77,8 +77,6 @@ export interface AuditEvent {
 export interface KubectlOptions {
   /** Standard input. */
   input?: string;
-  /** Another identity than the admin. */
-  kubeconfig?: string;
   /** Extra environment, e.g. KUBE_EDITOR for `kubectl edit`. */
   env?: Record<string, string>;
 }
@@ -272,10 +270,10 @@ export class RealCluster {
     }
   }
 
-  /** Runs the kubectl of the same release, as the admin unless another kubeconfig is given. */
+  /** Runs the kubectl of the same release, as the admin. */
   async kubectl(args: string[], options: KubectlOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(path.join(this.bin, 'kubectl'), [`--kubeconfig=${options.kubeconfig ?? this.adminKubeconfig}`, ...args], {
+      const child = spawn(path.join(this.bin, 'kubectl'), [`--kubeconfig=${this.adminKubeconfig}`, ...args], {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: { ...process.env, ...options.env },
       });
@@ -297,8 +295,8 @@ export class RealCluster {
   }
 
   /** `kubectl apply --server-side` of files or folders, as the admin. */
-  async apply(files: string[], fieldManager = 'wasm-control-tests'): Promise<string> {
-    return this.kubectlOk(['apply', '--server-side', `--field-manager=${fieldManager}`, ...files.flatMap((f) => ['-f', f])]);
+  async apply(files: string[]): Promise<string> {
+    return this.kubectlOk(['apply', '--server-side', '--field-manager=wasm-control-tests', ...files.flatMap((f) => ['-f', f])]);
   }
 
   /** A client for the admin. */
@@ -309,10 +307,11 @@ export class RealCluster {
   }
 
   /**
-   * Credentials of a ServiceAccount, as a pod gets them: a bound token from the
-   * TokenRequest API, and the cluster CA. The account must exist.
+   * A kubeconfig holding a ServiceAccount's credentials, as a pod gets them: a
+   * bound token from the TokenRequest API, and the cluster CA. The account must
+   * exist. Returns the file's path.
    */
-  async serviceAccountConfig(namespace: string, name: string): Promise<{ config: KubeConfig; file: string }> {
+  async serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
     const core = this.adminConfig().makeApiClient(CoreV1Api);
     const request = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
     const kubeconfig = {
@@ -325,9 +324,7 @@ export class RealCluster {
     };
     const file = path.join(this.dir, `${namespace}-${name}.kubeconfig`);
     fs.writeFileSync(file, JSON.stringify(kubeconfig));
-    const config = new KubeConfig();
-    config.loadFromFile(file);
-    return { config, file };
+    return file;
   }
 
   /** What the API server recorded of the requests made by ServiceAccounts (written before each response). */
