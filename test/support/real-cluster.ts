@@ -23,21 +23,26 @@ import { packageRoot } from '../../controller/package-root';
 const run = promisify(execFile);
 const BUILD_SCRIPT = path.join(packageRoot(), 'test/cluster/build.sh');
 
-let binariesDir: Promise<string> | undefined;
+/** What test/cluster/build.sh builds: the test control plane, or the Pulumi CLI and Kubernetes provider. */
+export type BuildSet = 'cluster' | 'pulumi';
+const builds = new Map<BuildSet, Promise<string>>();
 
 /**
- * The directory holding etcd, kube-apiserver, kube-controller-manager,
- * kube-scheduler, kubectl and kwok: built once per version set (a cold build takes ~15 min on 2 cores),
- * then reused. A failed build fails the test that needed it.
+ * The directory holding a set's binaries, built once per version set by test/cluster/build.sh
+ * (cold, ~10 min per set on 2 cores), then reused. A failed build fails the test that needed it.
  */
-export function controlPlaneBinaries(): Promise<string> {
-  binariesDir ??= run('bash', [BUILD_SCRIPT], { maxBuffer: 64 * 1024 * 1024 })
-    .then(({ stdout }) => stdout.trim().split('\n').pop()!)
-    .catch((err: Error & { stderr?: string }) => {
-      binariesDir = undefined;
-      throw new Error(`test/cluster/build.sh could not build the test control plane (needs Go and the Go module proxy): ${err.stderr?.slice(-4000) ?? err.message}`);
-    });
-  return binariesDir;
+export function builtBinaries(set: BuildSet): Promise<string> {
+  let dir = builds.get(set);
+  if (!dir) {
+    dir = run('bash', [BUILD_SCRIPT, set], { maxBuffer: 64 * 1024 * 1024 })
+      .then(({ stdout }) => stdout.trim().split('\n').pop()!)
+      .catch((err: Error & { stderr?: string }) => {
+        builds.delete(set);
+        throw new Error(`test/cluster/build.sh ${set} failed (it needs Go and the Go module proxy): ${err.stderr?.slice(-4000) ?? err.message}`);
+      });
+    builds.set(set, dir);
+  }
+  return dir;
 }
 
 async function freePort(): Promise<number> {
@@ -111,7 +116,7 @@ export class RealCluster {
   }
 
   static async start(options: RealClusterOptions = {}): Promise<RealCluster> {
-    const bin = await controlPlaneBinaries();
+    const bin = await builtBinaries('cluster');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-cluster-'));
     const cluster = new RealCluster(dir, bin, await freePort());
     try {
