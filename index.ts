@@ -8,6 +8,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import {
+  ChartSourceArgs,
   Cluster,
   ClusterArgs,
   ClusterKind,
@@ -27,6 +28,7 @@ import {
   ServiceType,
 } from './components';
 import { unsupportedValue } from './components/args';
+import { chartReference, chartSourceProblem, UpstreamChart } from './components/chart-source';
 
 /** How HTTP reaches Envoy. */
 const IngressMode = { Traefik: 'traefik', Istio: 'istio', Direct: 'direct' } as const;
@@ -59,6 +61,13 @@ interface IstioConfig {
   gatewayValues?: Record<string, unknown>;
 }
 
+/**
+ * Where each chart comes from instead of its upstream repository (`wasm-control:charts`): a local
+ * chart (`{ path }`) or a mirror (`{ repository }`), for clusters without internet access.
+ */
+const CHART_KEYS = ['runtime', 'traefik', 'perses', 'istioBase', 'istiod', 'istioGateway', 'loadBalancerController'] as const;
+type ChartsConfig = Partial<Record<(typeof CHART_KEYS)[number], ChartSourceArgs>>;
+
 interface ProgramConfig {
   clusterKind: ClusterKind;
   kubeconfigPath?: string;
@@ -77,6 +86,7 @@ interface ProgramConfig {
   perses?: PersesArgs;
   hostGroups: HostGroupConfig[];
   workloads: WorkloadConfig[];
+  charts: ChartsConfig;
 }
 
 function oneOf<T extends string>(key: string, value: string, allowed: Record<string, T>): T {
@@ -105,6 +115,7 @@ function readConfig(): ProgramConfig {
     perses: c.getObject<PersesArgs>('perses'),
     hostGroups: c.getObject<HostGroupConfig[]>('hostGroups') ?? [],
     workloads: c.getObject<WorkloadConfig[]>('workloads') ?? [],
+    charts: readCharts(c.getObject<ChartsConfig>('charts') ?? {}),
   };
   if (config.clusterKind !== ClusterKind.Eks && config.eks) throw new Error('config wasm-control:eks is set but wasm-control:clusterKind is not "eks"');
   if (config.clusterKind === ClusterKind.Existing && !config.controllerImage && !config.imageRepository) {
@@ -112,7 +123,40 @@ function readConfig(): ProgramConfig {
   }
   if (config.istio.install && config.ingressMode !== IngressMode.Istio) throw new Error('config wasm-control:istio.install is set but wasm-control:ingressMode is not "istio"');
   if (config.envoyService && config.ingressMode !== IngressMode.Direct) throw new Error('config wasm-control:envoyService is for ingressMode "direct"; behind an edge proxy Envoy\'s Service stays ClusterIP');
+  checkChartsUsed(config);
+  if (config.charts.perses && config.perses?.chart) throw new Error('config wasm-control:charts.perses and wasm-control:perses.chart are both set: keep one');
+  if (config.charts.loadBalancerController && config.eks?.loadBalancerController?.chart) {
+    throw new Error('config wasm-control:charts.loadBalancerController and wasm-control:eks.loadBalancerController.chart are both set: keep one');
+  }
   return config;
+}
+
+/** Charts for parts the stack does not install would be ignored silently: say so instead. */
+function checkChartsUsed(config: ProgramConfig): void {
+  const unused: [keyof ChartsConfig, boolean, string][] = [
+    ['traefik', config.ingressMode === IngressMode.Traefik, 'wasm-control:ingressMode is not "traefik"'],
+    ['istioBase', !!config.istio.install, 'wasm-control:istio.install is not true'],
+    ['istiod', !!config.istio.install, 'wasm-control:istio.install is not true'],
+    ['istioGateway', !!config.istio.install, 'wasm-control:istio.install is not true'],
+    ['loadBalancerController', config.clusterKind === ClusterKind.Eks, 'wasm-control:clusterKind is not "eks"'],
+  ];
+  for (const [key, used, why] of unused) {
+    if (config.charts[key] && !used) throw new Error(`config wasm-control:charts.${key} is set but ${why}, so that chart is not installed: remove it`);
+  }
+}
+
+function loadBalancerControllerArgs(config: ProgramConfig): EksArgs['loadBalancerController'] {
+  const args = config.eks?.loadBalancerController;
+  return config.charts.loadBalancerController ? { ...args, chart: config.charts.loadBalancerController } : args;
+}
+
+/** Checks `wasm-control:charts`: known keys only; each source is checked where it is used, the Istio ones here. */
+function readCharts(charts: ChartsConfig): ChartsConfig {
+  if (charts === null || typeof charts !== 'object' || Array.isArray(charts)) throw new Error(`config wasm-control:charts must be an object keyed by chart (${CHART_KEYS.join(', ')})`);
+  for (const key of Object.keys(charts)) {
+    if (!(CHART_KEYS as readonly string[]).includes(key)) throw new Error(`config wasm-control:charts.${key} is not a chart of this program: use ${CHART_KEYS.join(', ')}`);
+  }
+  return charts;
 }
 
 /** The ControlPlane arguments for the stack's ingress mode. */
@@ -120,7 +164,13 @@ function controlPlaneArgs(config: ProgramConfig, image: pulumi.Input<string>): C
   const ingress =
     config.ingressMode === IngressMode.Direct
       ? { enabled: false }
-      : { provider: config.ingressMode, hosts: config.hosts.map((host) => ({ host })) };
+      : {
+          provider: config.ingressMode,
+          hosts: config.hosts.map((host) => ({ host })),
+          // Installed by this program, Istio's CRDs do not exist yet at the first preview; the provider waits for the install.
+          ...(config.ingressMode === IngressMode.Istio && config.istio.install ? { istio: { checkInstalled: false } } : {}),
+          ...(config.ingressMode === IngressMode.Traefik && config.charts.traefik ? { traefik: { chart: config.charts.traefik } } : {}),
+        };
   return {
     ingress,
     envoy: {
@@ -128,29 +178,70 @@ function controlPlaneArgs(config: ProgramConfig, image: pulumi.Input<string>): C
       service: config.ingressMode === IngressMode.Direct ? { type: ServiceType.LoadBalancer, ...config.envoyService } : undefined,
     },
     controller: { image, replicas: config.controllerReplicas, logLevel: config.logLevel },
-    perses: config.perses,
+    runtime: { chart: config.charts.runtime },
+    perses: { ...config.perses, chart: config.charts.perses ?? config.perses?.chart },
   };
 }
 
 const ISTIO_REPO = 'https://istio-release.storage.googleapis.com/charts';
 const ISTIO_VERSION = '1.27.1';
+const ISTIO_CHARTS = {
+  istioBase: { name: 'base', repository: ISTIO_REPO },
+  istiod: { name: 'istiod', repository: ISTIO_REPO },
+  istioGateway: { name: 'gateway', repository: ISTIO_REPO },
+} as const satisfies Record<string, UpstreamChart>;
 
 /**
  * Istio base, istiod and an IngressGateway whose pods carry `istio: ingressgateway`
  * (the gateway chart derives the label from the release name), as Releases: Helm
  * waits for each before the next and for the ControlPlane's Istio check.
  */
-function installIstio(provider: k8s.Provider, version: string, gatewayValues: Record<string, unknown>): pulumi.Resource[] {
-  const release = (name: string, chart: string, namespace: string, dependsOn: pulumi.Resource[], values: Record<string, unknown> = {}) =>
-    new k8s.helm.v3.Release(name, { chart, name, namespace, createNamespace: true, version, repositoryOpts: { repo: ISTIO_REPO }, values }, { provider, dependsOn });
-  const base = release('istio-base', 'base', 'istio-system', []);
+function installIstio(provider: k8s.Provider, istio: IstioConfig, charts: ChartsConfig): pulumi.Resource[] {
+  const release = (name: string, key: keyof typeof ISTIO_CHARTS, namespace: string, dependsOn: pulumi.Resource[], values: Record<string, unknown> = {}) => {
+    const problem = chartSourceProblem(charts[key], istio.version !== undefined);
+    if (problem) throw new Error(`config wasm-control:charts.${key} ${problem}`);
+    const chart = chartReference(ISTIO_CHARTS[key], istio.version ?? ISTIO_VERSION, charts[key]);
+    return new k8s.helm.v3.Release(name, { ...chart, name, namespace, createNamespace: true, values }, { provider, dependsOn });
+  };
+  const base = release('istio-base', 'istioBase', 'istio-system', []);
   const istiod = release('istiod', 'istiod', 'istio-system', [base]);
-  const gateway = release('istio-ingressgateway', 'gateway', 'istio-ingress', [istiod], { service: { type: 'LoadBalancer' }, ...gatewayValues });
+  const gateway = release('istio-ingressgateway', 'istioGateway', 'istio-ingress', [istiod], { service: { type: 'LoadBalancer' }, ...istio.gatewayValues });
   return [base, istiod, gateway];
+}
+
+/**
+ * Holds back every resource until the whole program has been built. Pulumi registers (and `up`
+ * creates) a resource as soon as it is constructed, while the program goes on; a bad setting found
+ * later (a workload's, say) would then fail the update with half the stack applied. Each top-level
+ * resource depends on this, and children wait for their parent, so an error anywhere creates nothing.
+ */
+function programGate(): { opts: pulumi.CustomResourceOptions; open: () => void; fail: () => void } {
+  let open!: () => void;
+  let fail!: () => void;
+  const built = new Promise<pulumi.Resource[]>((resolve, reject) => {
+    open = () => resolve([]);
+    fail = () => reject(new pulumi.RunError('not created: the program stopped on the error above'));
+  });
+  // Failing it ends the held-back registrations, which Pulumi waits for; the program's own error is what the user sees.
+  built.catch(() => undefined);
+  return { opts: { dependsOn: built }, open, fail };
 }
 
 async function main(): Promise<Record<string, unknown>> {
   const config = readConfig();
+  const gate = programGate();
+  try {
+    const outputs = await buildProgram(config, gate.opts);
+    gate.open();
+    return outputs;
+  } catch (err) {
+    gate.fail();
+    throw err;
+  }
+}
+
+/** The stack's resources, each top-level one with `held` (see {@link programGate}); returns the stack outputs. */
+async function buildProgram(config: ProgramConfig, held: pulumi.CustomResourceOptions): Promise<Record<string, unknown>> {
   const eksName = config.eks?.clusterName ?? `wasm-control-${pulumi.getStack()}`;
   // A preview that creates the EKS cluster cannot render Kubernetes objects on it (pulumi-kubernetes#3027):
   // it shows the AWS side now and the rest once the cluster exists. `pulumi up` creates both.
@@ -158,15 +249,15 @@ async function main(): Promise<Record<string, unknown>> {
 
   const clusterArgs: ClusterArgs =
     config.clusterKind === ClusterKind.Eks
-      ? { kind: ClusterKind.Eks, eks: { ...config.eks, clusterName: eksName }, kubernetesObjects: kubernetesNow }
+      ? { kind: ClusterKind.Eks, eks: { ...config.eks, clusterName: eksName, loadBalancerController: loadBalancerControllerArgs(config) }, kubernetesObjects: kubernetesNow }
       : { kind: ClusterKind.Existing, kubeconfigPath: config.kubeconfigPath, context: config.kubeconfigContext };
-  const cluster = new Cluster('cluster', clusterArgs);
+  const cluster = new Cluster('cluster', clusterArgs, held);
 
-  const image = new ControllerImage('controller', {
-    image: config.controllerImage,
-    registry: config.imageRepository ? { repository: config.imageRepository } : undefined,
-    ...config.image,
-  });
+  const image = new ControllerImage(
+    'controller',
+    { image: config.controllerImage, registry: config.imageRepository ? { repository: config.imageRepository } : undefined, ...config.image },
+    held,
+  );
 
   const outputs: Record<string, unknown> = { clusterName: cluster.clusterName, kubeconfig: cluster.kubeconfig, controllerImage: image.imageRef };
   if (!kubernetesNow) {
@@ -176,15 +267,15 @@ async function main(): Promise<Record<string, unknown>> {
 
   let provider = cluster.provider;
   if (config.istio.install) {
-    const istio = installIstio(provider, config.istio.version ?? ISTIO_VERSION, config.istio.gatewayValues ?? {});
+    const istio = installIstio(provider, config.istio, config.charts);
     // The ControlPlane reads Istio's Gateway CRD as a precondition: through this provider, only after Istio is installed.
     provider = new k8s.Provider('after-istio', { kubeconfig: config.clusterKind === ClusterKind.Eks ? cluster.kubeconfig : config.kubeconfigPath, context: config.kubeconfigContext }, { dependsOn: istio });
   }
 
-  const controlPlane = new ControlPlane('wasm-control', controlPlaneArgs(config, image.imageRef), { provider });
+  const controlPlane = new ControlPlane('wasm-control', controlPlaneArgs(config, image.imageRef), { ...held, provider });
 
   const hostGroups = new Map<string, HostGroup>();
-  for (const { name, ...args } of config.hostGroups) hostGroups.set(name, new HostGroup(name, { ...args, controlPlane }, { provider }));
+  for (const { name, ...args } of config.hostGroups) hostGroups.set(name, new HostGroup(name, { ...args, controlPlane }, { ...held, provider }));
 
   const urls: Record<string, pulumi.Output<string>> = {};
   for (const { name, image: workloadImage, components, hostGroup, ...args } of config.workloads) {
@@ -193,7 +284,7 @@ async function main(): Promise<Record<string, unknown>> {
     const trigger = new HttpTrigger(
       name,
       { ...args, controlPlane, hostGroup: group, components: components ?? (workloadImage ? [{ name: 'http', image: workloadImage }] : []) },
-      { provider },
+      { ...held, provider },
     );
     urls[name] = trigger.url;
   }

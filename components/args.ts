@@ -120,6 +120,12 @@ export interface IstioArgs {
   gatewayName?: string;
   /** Labels of the IngressGateway pods the Gateway binds to. Default `{ istio: ingressgateway }`. */
   ingressGatewaySelector?: { [key: string]: string };
+  /**
+   * Read Istio's Gateway CRD first, so that a missing Istio fails `pulumi preview` early (default
+   * `true`). Set `false` when the same program installs Istio and the ControlPlane waits for it
+   * (its provider or `dependsOn`): the CRD does not exist yet when that program is previewed.
+   */
+  checkInstalled?: boolean;
 }
 
 /** The Traefik edge. */
@@ -130,6 +136,8 @@ export interface TraefikArgs {
   httpsNodePort?: number;
   /** Version of the `traefik` chart from https://traefik.github.io/charts. Default 37.3.0. */
   chartVersion?: string;
+  /** Where to take the `traefik` chart from instead: a local chart or a mirror (air-gapped clusters). */
+  chart?: ChartSourceArgs;
   /** Extra chart values, merged over the component's (e.g. `certificatesResolvers`, `deployment.replicas`). */
   values?: { [key: string]: any };
 }
@@ -190,6 +198,8 @@ export interface RuntimeArgs {
   enabled?: boolean;
   /** Version of the runtime-operator chart. Default 2.7.0. */
   chartVersion?: string;
+  /** Where to take the runtime-operator chart from instead: a local chart or a mirror (air-gapped clusters). HostGroups use it too. */
+  chart?: ChartSourceArgs;
   /**
    * NATS with mutual TLS (the chart's default, `true`). The controller then mounts the chart's
    * client certificate. Set `false` only where a service mesh provides mTLS.
@@ -209,6 +219,8 @@ export interface PersesArgs {
   tls?: IngressTlsArgs;
   /** Version of the `perses` chart from https://perses.github.io/helm-charts. Default 0.19.2. */
   chartVersion?: string;
+  /** Where to take the `perses` chart from instead: a local chart or a mirror (air-gapped clusters). */
+  chart?: ChartSourceArgs;
   /**
    * URL of an existing Prometheus that scrapes the controller (`/metrics` on port 9902) and Envoy
    * (`/stats/prometheus` on port 9901). Without it, the component installs a small Prometheus that does.
@@ -216,6 +228,22 @@ export interface PersesArgs {
   prometheusUrl?: pulumi.Input<string>;
   /** Extra chart values, merged over the component's. */
   values?: { [key: string]: any };
+}
+
+/** A chart taken from elsewhere than its upstream repository. Give exactly one of `path` and `repository`. */
+export interface ChartSourceArgs {
+  /**
+   * A chart on the machine that runs Pulumi: a directory holding `Chart.yaml`, or a packaged
+   * `.tgz`. Relative paths are read from the program's working directory. The chart's own
+   * version is installed, so `chartVersion` must not be set with it.
+   */
+  path?: string;
+  /**
+   * A mirror that holds the chart under its upstream name: a Helm repository
+   * (`https://charts.example.com/stable`) or an OCI registry path (`oci://registry.example.com/charts`).
+   * `chartVersion` (or its default) picks the version.
+   */
+  repository?: string;
 }
 
 /** Kubernetes resource requests and limits, e.g. `{ requests: { cpu: "100m", memory: "128Mi" } }`. */

@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { ChartSourceArgs } from './args';
+import { chartReference, ChartReference, chartSourceProblem, UpstreamChart } from './chart-source';
 import { HOST_GROUP_DEFAULTS } from './host-group';
 
 /** Where the cluster comes from. */
@@ -104,6 +106,8 @@ export interface LoadBalancerControllerArgs {
   enabled?: boolean;
   /** Version of the `aws-load-balancer-controller` chart from https://aws.github.io/eks-charts. Default 1.14.0. */
   chartVersion?: string;
+  /** Where to take the chart from instead: a local chart or a mirror (air-gapped clusters). */
+  chart?: ChartSourceArgs;
 }
 
 export const CLUSTER_DEFAULTS = {
@@ -115,6 +119,8 @@ export const CLUSTER_DEFAULTS = {
   lbcChartVersion: '1.14.0',
   lbcServiceAccount: 'aws-load-balancer-controller',
 } as const;
+
+export const LOAD_BALANCER_CONTROLLER_CHART: UpstreamChart = { name: 'aws-load-balancer-controller', repository: 'https://aws.github.io/eks-charts' };
 
 /** GPU AMI types whose nodes advertise `nvidia.com/gpu` without a separately installed device plugin. */
 export const GPU_AMI_TYPES = ['BOTTLEROCKET_x86_64_NVIDIA', 'BOTTLEROCKET_ARM_64_NVIDIA'] as const;
@@ -214,7 +220,7 @@ export interface ClusterPlan {
     kubeconfigRoleArn?: pulumi.Input<string>;
     kubeconfigProfile?: string;
     publicAccessCidrs: string[];
-    loadBalancerController?: { chartVersion: string };
+    loadBalancerController?: { chart: ChartReference };
     tags: Record<string, string>;
   };
 }
@@ -261,6 +267,8 @@ export function planCluster(name: string, args: ClusterArgs): ClusterPlan {
   }
   if (new Set(adminRoleArns).size !== adminRoleArns.length) throw new ClusterArgumentError('eks.adminRoleArns', 'lists a role twice: each role gets one access entry.');
   const lbc = e.loadBalancerController ?? {};
+  const lbcChartProblem = chartSourceProblem(lbc.chart, lbc.chartVersion !== undefined);
+  if (lbcChartProblem) throw new ClusterArgumentError('eks.loadBalancerController.chart', `${lbcChartProblem}.`);
   return {
     kind,
     kubernetesObjects,
@@ -276,7 +284,8 @@ export function planCluster(name: string, args: ClusterArgs): ClusterPlan {
       kubeconfigRoleArn: e.kubeconfigRoleArn,
       kubeconfigProfile: e.kubeconfigProfile,
       publicAccessCidrs: e.publicAccessCidrs ?? ['0.0.0.0/0'],
-      loadBalancerController: (lbc.enabled ?? true) ? { chartVersion: lbc.chartVersion ?? CLUSTER_DEFAULTS.lbcChartVersion } : undefined,
+      loadBalancerController:
+        (lbc.enabled ?? true) ? { chart: chartReference(LOAD_BALANCER_CONTROLLER_CHART, lbc.chartVersion ?? CLUSTER_DEFAULTS.lbcChartVersion, lbc.chart) } : undefined,
       tags: { ...(e.tags ?? {}), 'wasm-control:cluster': clusterName },
     },
   };
@@ -581,9 +590,7 @@ function loadBalancerController(
   const release = new k8s.helm.v3.Release(
     `${name}-lbc`,
     {
-      chart: 'aws-load-balancer-controller',
-      repositoryOpts: { repo: 'https://aws.github.io/eks-charts' },
-      version: e.loadBalancerController!.chartVersion,
+      ...e.loadBalancerController!.chart,
       namespace: 'kube-system',
       name: 'aws-load-balancer-controller',
       values: {

@@ -12,7 +12,6 @@ import { podDisruptionBudget } from './pod-security';
 import * as observability from './observability';
 import { resolveSettings, Settings } from './settings';
 
-export const RUNTIME_CHART = 'oci://ghcr.io/wasmcloud/charts/runtime-operator';
 /** The Istio CRD whose absence means Istio is not installed. */
 export const ISTIO_GATEWAY_CRD = 'gateways.networking.istio.io';
 
@@ -88,8 +87,7 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     runtime = new k8s.helm.v4.Chart(
       `${name}-runtime`,
       {
-        chart: RUNTIME_CHART,
-        version: s.runtime.chartVersion,
+        ...s.runtime.chart,
         name: 'wasmcloud-runtime',
         namespace: s.namespace,
         values: mergeValues(
@@ -131,9 +129,7 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     new k8s.helm.v4.Chart(
       `${name}-perses`,
       {
-        chart: 'perses',
-        repositoryOpts: { repo: observability.PERSES_REPO },
-        version: s.perses.chartVersion,
+        ...s.perses.chart,
         name: PERSES,
         namespace: s.namespace,
         values: observability.persesValues(s),
@@ -148,9 +144,7 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     traefik = new k8s.helm.v4.Chart(
       `${name}-traefik`,
       {
-        chart: 'traefik',
-        repositoryOpts: { repo: edge.TRAEFIK_REPO },
-        version: s.ingress.traefik.chartVersion,
+        ...s.ingress.traefik.chart,
         name: 'traefik',
         namespace: s.namespace,
         values: edge.traefikValues(s),
@@ -163,10 +157,12 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   if (s.ingress.enabled && s.ingress.provider === IngressProvider.Istio) {
     // Istio is a precondition, not something this component installs: reading its Gateway CRD fails the
     // preview early, under this resource's name, when Istio is missing.
-    const istioInstalled = k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-requires-istio-installed`, ISTIO_GATEWAY_CRD, { parent });
-    new k8s.apiextensions.CustomResource(`${name}-gateway`, edge.istioGateway(s, routes), after(istioInstalled));
+    const istioInstalled = s.ingress.istio.checkInstalled
+      ? [k8s.apiextensions.v1.CustomResourceDefinition.get(`${name}-requires-istio-installed`, ISTIO_GATEWAY_CRD, { parent })]
+      : [];
+    new k8s.apiextensions.CustomResource(`${name}-gateway`, edge.istioGateway(s, routes), after(...istioInstalled));
     for (const route of routes) {
-      new k8s.apiextensions.CustomResource(`${name}-virtualservice-${route.name}`, edge.istioVirtualService(s, route), after(istioInstalled));
+      new k8s.apiextensions.CustomResource(`${name}-virtualservice-${route.name}`, edge.istioVirtualService(s, route), after(...istioInstalled));
     }
   }
 

@@ -8,7 +8,6 @@ import { mergeValues } from './chart-values';
 import { INGRESS_SERVICE, labels, objectNameForHost, PERSES, PORTS, serviceDns } from './names';
 import { HostSettings, Settings, TlsSettings } from './settings';
 
-export const TRAEFIK_REPO = 'https://traefik.github.io/charts';
 export const TRAEFIK_INGRESS_CLASS = 'traefik';
 
 /** A host the edge routes, and the Service behind it. */

@@ -2,9 +2,9 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { BUILTIN_INTERFACES } from '../controller/placement/hosts';
 import { mergeValues } from './chart-values';
-import { RUNTIME_CHART } from './control-plane';
+import { chartReference, ChartReference, chartSourceProblem } from './chart-source';
 import { controlPlaneInternals } from './control-plane-registry';
-import { DEFAULTS } from './settings';
+import { DEFAULTS, UPSTREAM_CHARTS } from './settings';
 import { AdvertisedInterfaceArgs, HostGroupArgs, TolerationArgs } from './workload-args';
 import { checkFailure, HOST_GROUP_LABEL, perRunRegistry } from './workload-checks';
 
@@ -77,8 +77,7 @@ export class HostGroup extends pulumi.ComponentResource {
     new k8s.helm.v4.Chart(
       `${name}-hosts`,
       {
-        chart: RUNTIME_CHART,
-        version: plan.chartVersion,
+        ...plan.chart,
         name: `wasmcloud-hosts-${plan.groupName}`,
         namespace: plan.namespace,
         // The CRDs belong to the ControlPlane's runtime release.
@@ -113,7 +112,7 @@ interface Scheduling {
 export interface HostGroupPlan {
   groupName: string;
   namespace: string;
-  chartVersion: string;
+  chart: ChartReference;
   values: Record<string, unknown>;
   advertised: AdvertisedInterfaceArgs[];
   scheduling?: Scheduling;
@@ -151,6 +150,11 @@ export function planHostGroup(name: string, args: HostGroupArgs): HostGroupPlan 
   if (args.gpusPerHost !== undefined && !gpu) problems.push('gpusPerHost is set but gpu is not: set gpu: true or remove gpusPerHost');
   const gpus = args.gpusPerHost ?? HOST_GROUP_DEFAULTS.gpusPerHost;
   if (!Number.isInteger(gpus) || gpus < 1) problems.push(`gpusPerHost ${JSON.stringify(gpus)} must be a whole number, 1 or more`);
+  const chartVersion = args.chartVersion ?? cp?.settings.runtime.chartVersion ?? HOST_GROUP_DEFAULTS.chartVersion;
+  if (typeof chartVersion !== 'string' || chartVersion === '') problems.push(`chartVersion must be a non-empty string, got ${JSON.stringify(chartVersion)}`);
+  const chartSource = args.chart ?? cp?.settings.runtime.chartSource;
+  const chartProblem = chartSourceProblem(chartSource, args.chartVersion !== undefined);
+  if (chartProblem) problems.push(`chart${args.chart === undefined ? ' (the ControlPlane\'s runtime.chart)' : ''} ${chartProblem}`);
   const extraArg: unknown = args.extraInterfaces ?? [];
   const extraValid =
     Array.isArray(extraArg) && extraArg.every((i) => typeof i?.namespace === 'string' && typeof i.package === 'string' && Array.isArray(i.interfaces));
@@ -192,7 +196,7 @@ export function planHostGroup(name: string, args: HostGroupArgs): HostGroupPlan 
   return {
     groupName,
     namespace,
-    chartVersion: args.chartVersion ?? cp?.settings.runtime.chartVersion ?? HOST_GROUP_DEFAULTS.chartVersion,
+    chart: chartReference(UPSTREAM_CHARTS.runtime, chartVersion, chartProblem ? undefined : chartSource),
     values,
     advertised: [...STANDARD_HOST_INTERFACES.map(copyInterface), ...(gpu ? [copyInterface(WEBGPU_INTERFACE)] : []), ...extra.map(copyInterface)],
     scheduling: scheduling.nodeSelector || scheduling.tolerations ? scheduling : undefined,

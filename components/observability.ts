@@ -10,7 +10,6 @@ import { CONTROLLER, ENVOY, labels, PERSES, PORTS, PROMETHEUS, selector, service
 import { hardenedContainer, hardenedPod } from './pod-security';
 import { Settings } from './settings';
 
-export const PERSES_REPO = 'https://perses.github.io/helm-charts';
 export const PROMETHEUS_IMAGE = 'prom/prometheus:v3.5.0';
 const PROVISIONING_DIR = '/etc/perses/provisioning';
 const PROJECT = 'wasm-control';

@@ -9,6 +9,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
 import {
   AdsApiType,
+  ChartSourceArgs,
   ControlPlaneArgs,
   IngressProvider,
   IngressTlsArgs,
@@ -17,6 +18,7 @@ import {
   ServiceType,
   unsupportedValue,
 } from './args';
+import { chartReference, ChartReference, chartSourceProblem, UpstreamChart } from './chart-source';
 import { hostnameProblem } from './hostname';
 import { objectNameForHost, PERSES } from './names';
 
@@ -35,6 +37,13 @@ export const DEFAULTS = {
   controllerReplicas: 2,
   natsUrl: 'nats://nats:4222',
 } as const;
+
+/** The upstream homes of the charts the ControlPlane installs. */
+export const UPSTREAM_CHARTS = {
+  runtime: { name: 'runtime-operator', repository: 'oci://ghcr.io/wasmcloud/charts' },
+  traefik: { name: 'traefik', repository: 'https://traefik.github.io/charts' },
+  perses: { name: 'perses', repository: 'https://perses.github.io/helm-charts' },
+} as const satisfies Record<string, UpstreamChart>;
 
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
@@ -58,8 +67,8 @@ export interface Settings {
     enabled: boolean;
     provider: IngressProvider;
     hosts: HostSettings[];
-    istio: { gatewayName: string; ingressGatewaySelector: Record<string, string> };
-    traefik: { httpNodePort: number; httpsNodePort: number; chartVersion: string; values: ChartValues };
+    istio: { gatewayName: string; ingressGatewaySelector: Record<string, string>; checkInstalled: boolean };
+    traefik: { httpNodePort: number; httpsNodePort: number; chart: ChartReference; values: ChartValues };
   };
   envoy: {
     replicas: pulumi.Input<number>;
@@ -75,12 +84,13 @@ export interface Settings {
     logLevel: LogLevel;
     natsUrl: pulumi.Input<string>;
   };
-  runtime: { enabled: boolean; chartVersion: string; natsTls: boolean; values: ChartValues };
+  /** `chart` locates the chart; HostGroups default to the same `chartVersion` and `chartSource`. */
+  runtime: { enabled: boolean; chart: ChartReference; chartVersion: string; chartSource?: ChartSourceArgs; natsTls: boolean; values: ChartValues };
   perses: {
     enabled: boolean;
     host: string;
     tls?: TlsSettings;
-    chartVersion: string;
+    chart: ChartReference;
     prometheusUrl?: pulumi.Input<string>;
     values: ChartValues;
   };
@@ -195,11 +205,11 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       enabled: ingressEnabled,
       provider,
       hosts,
-      istio: { gatewayName, ingressGatewaySelector },
+      istio: { gatewayName, ingressGatewaySelector, checkInstalled: bool('ingress.istio.checkInstalled', istioArgs.checkInstalled, true) },
       traefik: {
         httpNodePort,
         httpsNodePort,
-        chartVersion: str('ingress.traefik.chartVersion', traefikArgs.chartVersion, DEFAULTS.traefikChartVersion),
+        chart: chart('ingress.traefik', traefikArgs, UPSTREAM_CHARTS.traefik, DEFAULTS.traefikChartVersion),
         values: object('ingress.traefik.values', traefikArgs.values ?? {}),
       },
     },
@@ -219,7 +229,9 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
     },
     runtime: {
       enabled: bool('runtime.enabled', runtimeArgs.enabled, true),
-      chartVersion: str('runtime.chartVersion', runtimeArgs.chartVersion, DEFAULTS.runtimeChartVersion),
+      chart: chart('runtime', runtimeArgs, UPSTREAM_CHARTS.runtime, DEFAULTS.runtimeChartVersion),
+      chartVersion: runtimeArgs.chartVersion ?? DEFAULTS.runtimeChartVersion,
+      chartSource: runtimeArgs.chart,
       natsTls: bool('runtime.natsTls', runtimeArgs.natsTls, true),
       values: object('runtime.values', runtimeArgs.values ?? {}),
     },
@@ -227,11 +239,19 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       enabled: persesEnabled,
       host: persesHost,
       tls: persesTls,
-      chartVersion: str('perses.chartVersion', persesArgs.chartVersion, DEFAULTS.persesChartVersion),
+      chart: chart('perses', persesArgs, UPSTREAM_CHARTS.perses, DEFAULTS.persesChartVersion),
       prometheusUrl: persesArgs.prometheusUrl,
       values: object('perses.values', persesArgs.values ?? {}),
     },
   };
+}
+
+/** The chart of `at` (`<at>.chartVersion`, `<at>.chart`), checked, from upstream unless `chart` says otherwise. */
+function chart(at: string, args: Record<string, any>, upstream: UpstreamChart, defaultVersion: string): ChartReference {
+  const version = str(`${at}.chartVersion`, args.chartVersion, defaultVersion);
+  const problem = chartSourceProblem(args.chart, args.chartVersion !== undefined);
+  if (problem) throw new ControlPlaneArgumentError(`${at}.chart`, `${problem}.`);
+  return chartReference(upstream, version, args.chart);
 }
 
 function tls(at: string, value: IngressTlsArgs | undefined, provider: IngressProvider): TlsSettings | undefined {

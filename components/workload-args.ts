@@ -8,7 +8,7 @@
  * images and replica counts may be outputs of other resources.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { ResourceRequirementsArgs } from './args';
+import { ChartSourceArgs, ResourceRequirementsArgs } from './args';
 
 /** How a request path is matched (Kubernetes HTTPIngressPath semantics). */
 export const PathType = {
@@ -303,6 +303,8 @@ export interface HostGroupArgs {
   extraInterfaces?: AdvertisedInterfaceArgs[];
   /** Version of the runtime-operator chart. Default: the ControlPlane's, else 2.7.0. */
   chartVersion?: string;
+  /** Where to take the runtime-operator chart from instead of upstream: a local chart or a mirror. Default: the ControlPlane's `runtime.chart`. */
+  chart?: ChartSourceArgs;
   /** NATS with mutual TLS, as in the runtime release. Default: the ControlPlane's `runtime.natsTls`, else `true`. */
   natsTls?: boolean;
   /** Extra chart values, merged over the component's. */

@@ -40,6 +40,12 @@ describe('ControlPlane arguments', () => {
     ['a missing controller image', { controller: {} }, /`controller.image` is required: give the controller's container image/],
     ['an invalid namespace', { namespace: 'Cosmonic_System' }, /`namespace` "Cosmonic_System" is not a Kubernetes namespace name/],
     ['a non-boolean enabled flag', { ingress: { enabled: 'no' } }, /`ingress.enabled` must be true or false, got "no"/],
+    ['a chart that is neither local nor a mirror', { runtime: { chart: {} } }, /`runtime.chart` must set exactly one of `path` \(a local chart directory or .tgz\) and `repository`/],
+    ['a chart with both a path and a mirror', { runtime: { chart: { path: 'test/charts/runtime-operator', repository: 'oci://r.example.com/charts' } } }, /`runtime.chart` must set exactly one of `path`/],
+    ['a chart path that holds no chart', { perses: { chart: { path: 'test' } } }, /`perses.chart` path "test" \(.*\/test\) is not a chart: give a directory holding Chart.yaml or a packaged .tgz/],
+    ['a local chart with a chartVersion', { runtime: { chartVersion: '2.8.0', chart: { path: 'test/charts/runtime-operator' } } }, /`runtime.chart` path is a local chart, which installs the version its Chart.yaml gives: remove chartVersion/],
+    ['a mirror that is not a URL', { ingress: { traefik: { chart: { repository: 'charts.example.com' } } } }, /`ingress.traefik.chart` repository must be a Helm repository \(https:\/\/…\) or an OCI registry path \(oci:\/\/…\), got "charts.example.com"/],
+    ['a misspelt chart field', { runtime: { chart: { url: 'https://charts.example.com' } } }, /`runtime.chart` has unknown field `url`: use `path` or `repository`/],
     ['Perses TLS without an edge route', { ingress: { enabled: false }, perses: { enabled: true, tls: { secretName: 's' } } }, /`perses.tls` is set but no edge route to Perses is created/],
   ];
 

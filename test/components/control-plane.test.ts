@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { ControlPlane, ControlPlaneArgs } from '../../components';
 import { DEFAULT_ADS_API_TYPE } from '../../controller/envoy/bootstrap';
 import { decodeToJson, encodeJson, messageType } from '../../controller/envoy/protos';
@@ -330,6 +331,44 @@ describe('ControlPlane (Pulumi mocks)', () => {
 
     it('outputs the gateway entry point', async () => {
       assert.deepEqual(await valueOf(built.cp.edgeEntryPoints), ['http://<istio ingress gateway istio=ingressgateway>:80']);
+    });
+
+    it('reads nothing with checkInstalled: false (Istio installed by the same program), and still creates the Gateway', async () => {
+      const { r } = await controlPlane({ ingress: { provider: 'istio', istio: { checkInstalled: false } } });
+      assert.deepEqual(r.filter((x) => x.id), []);
+      assert.equal(object(r, 'Gateway', 'cosmonic-gateway').spec.selector.istio, 'ingressgateway');
+    });
+  });
+
+  describe('charts from a local directory and from mirrors (air-gapped clusters)', () => {
+    let r: Registered[];
+    before(async () => {
+      ({ r } = await controlPlane({
+        runtime: { chart: { path: 'test/charts/runtime-operator' } },
+        ingress: { traefik: { chartVersion: '37.4.0', chart: { repository: 'oci://mirror.example.com/charts/' } } },
+        perses: { chart: { repository: 'https://mirror.example.com/helm' } },
+      }));
+    });
+
+    it('installs a local chart from its absolute path, at the version its Chart.yaml gives', () => {
+      const runtime = charts(r).find((c) => c.inputs.name === 'wasmcloud-runtime')!.inputs;
+      assert.equal(runtime.chart, path.resolve('test/charts/runtime-operator'));
+      assert.equal(runtime.version, undefined);
+      assert.equal(runtime.repositoryOpts, undefined);
+    });
+
+    it('takes an OCI mirror as the chart reference under its upstream name, at the pinned or given version', () => {
+      const traefik = charts(r).find((c) => c.inputs.name === 'traefik')!.inputs;
+      assert.equal(traefik.chart, 'oci://mirror.example.com/charts/traefik');
+      assert.equal(traefik.version, '37.4.0');
+      assert.equal(traefik.repositoryOpts, undefined);
+    });
+
+    it('takes a Helm repository mirror as the chart repository', () => {
+      const perses = charts(r).find((c) => c.inputs.name === 'perses')!.inputs;
+      assert.equal(perses.chart, 'perses');
+      assert.equal(perses.version, '0.19.2');
+      assert.deepEqual(perses.repositoryOpts, { repo: 'https://mirror.example.com/helm' });
     });
   });
 

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { ControlPlane, HostGroup, HostGroupArgs, STANDARD_HOST_INTERFACES } from '../../components';
 import { controlPlaneInternals } from '../../components/control-plane-registry';
@@ -129,6 +130,19 @@ describe('HostGroup (Pulumi mocks)', () => {
     assert.deepEqual(children.dependsOn('gpu-hosts'), [controlPlaneInternals(cp!)!.runtime]);
   });
 
+  it('takes the runtime chart from where the ControlPlane takes it, unless told otherwise', async () => {
+    const r = await build(() => {
+      const cp = new ControlPlane('cp', { controller: { image: 'i' }, runtime: { chart: { repository: 'oci://mirror.example.com/wasmcloud' } } });
+      new HostGroup('mirrored', { controlPlane: cp });
+      new HostGroup('local', { controlPlane: cp, chart: { path: 'test/charts/runtime-operator' } });
+    });
+    const byRelease = new Map<string, Record<string, any>>(charts(r).map((c) => [c.inputs.name, c.inputs]));
+    assert.equal(byRelease.get('wasmcloud-hosts-mirrored')!.chart, 'oci://mirror.example.com/wasmcloud/runtime-operator');
+    assert.equal(byRelease.get('wasmcloud-hosts-mirrored')!.version, '2.7.0');
+    assert.equal(byRelease.get('wasmcloud-hosts-local')!.chart, path.resolve('test/charts/runtime-operator'));
+    assert.equal(byRelease.get('wasmcloud-hosts-local')!.version, undefined);
+  });
+
   describe('checks at construction', () => {
     const cases: [string, Record<string, unknown>, RegExp][] = [
       ['the runtime release\'s own group name', { groupName: 'default' }, /groupName "default" is the runtime release's own host group/],
@@ -136,6 +150,7 @@ describe('HostGroup (Pulumi mocks)', () => {
       ['GPUs per host without gpu', { gpusPerHost: 2 }, /gpusPerHost is set but gpu is not/],
       ['a port out of range', { httpPort: 70000 }, /httpPort 70000 must be a port number/],
       ['a fractional replica count', { replicas: 1.5 }, /replicas 1\.5 must be a whole number/],
+      ['a chart path that holds no chart', { chart: { path: 'test' } }, /chart path "test" \(.*\) is not a chart/],
       ['a non-boolean gpu', { gpu: 'yes' }, /gpu must be true or false, got "yes"/],
       ['malformed extra interfaces', { extraInterfaces: [{ namespace: 'wasi' }] }, /extraInterfaces must be a list of/],
     ];
