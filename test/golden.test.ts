@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { translateOutput } from '../controller/cli/translate';
 import { packageRoot } from '../controller/package-root';
 import { loadManifests } from '../controller/sources/manifests';
+import { RUNTIME_CRDS_PATH, runtimeCrdsYaml } from './support/runtime-crds';
 
 const ROOT = packageRoot();
 const GOLDEN = path.join(ROOT, 'test/testdata/translate');
@@ -33,5 +34,13 @@ describe('golden: translate output for examples/', () => {
   it('has no golden file without its example', () => {
     const expected = new Set(cases.map((input) => `${input.replace(/\//g, '__')}.json`));
     assert.deepEqual(fs.readdirSync(GOLDEN).filter((f) => !expected.has(f)), []);
+  });
+});
+
+describe('golden: the stand-in runtime chart\'s CRDs', () => {
+  it(`${RUNTIME_CRDS_PATH} is what test/support/runtime-crds.ts writes`, () => {
+    const file = path.join(ROOT, RUNTIME_CRDS_PATH);
+    if (UPDATE) fs.writeFileSync(file, runtimeCrdsYaml());
+    assert.equal(fs.readFileSync(file, 'utf8'), runtimeCrdsYaml(), `differs: if the change is intended, UPDATE_GOLDEN=1 npm test`);
   });
 });

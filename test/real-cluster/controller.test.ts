@@ -26,7 +26,7 @@ import { eventually } from '../support/eventually';
 import { backend, call, xdsClient } from '../support/grpc-backend';
 import { ProcessLogs } from '../support/process-logs';
 import { RealCluster } from '../support/real-cluster';
-import { writeRuntimeCrds } from '../support/runtime-crds';
+import { RUNTIME_CRDS_PATH } from '../support/runtime-crds';
 
 const ROOT = packageRoot();
 const MAIN = path.join(__dirname, '../../controller/main.js');
@@ -119,7 +119,7 @@ describe('real API server: the controller as its ServiceAccount', function () {
     // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
     this.timeout(45 * 60_000);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-e2e-'));
-    cluster = await RealCluster.start({ crds: [path.join(ROOT, HTTPTRIGGER_CRD_PATH), writeRuntimeCrds(tmp)] });
+    cluster = await RealCluster.start({ crds: [path.join(ROOT, HTTPTRIGGER_CRD_PATH), path.join(ROOT, RUNTIME_CRDS_PATH)] });
     custom = cluster.adminConfig().makeApiClient(CustomObjectsApi);
     await kubectl('create', 'namespace', NAMESPACE);
     await kubectl('create', 'namespace', 'wasmcloud');

@@ -15,7 +15,7 @@ import { checkHTTPTrigger } from '../../controller/api/validate';
 import { packageRoot } from '../../controller/package-root';
 import { trigger } from '../support/fixtures';
 import { RealCluster } from '../support/real-cluster';
-import { writeRuntimeCrds } from '../support/runtime-crds';
+import { RUNTIME_CRDS_PATH } from '../support/runtime-crds';
 
 const ROOT = packageRoot();
 const CRD_FILE = path.join(ROOT, HTTPTRIGGER_CRD_PATH);
@@ -157,7 +157,7 @@ describe('real API server: the HTTPTrigger CRD and the examples', function () {
   }
 
   it('applies every manifest in examples/ with kubectl apply --server-side (runtime CRDs installed)', async () => {
-    await cluster.apply([writeRuntimeCrds(cluster.dir)]);
+    await cluster.apply([path.join(ROOT, RUNTIME_CRDS_PATH)]);
     await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
     const manifests = fs
       .readdirSync(path.join(ROOT, 'examples'))

@@ -7,8 +7,7 @@
  * rules, so the server also checks what the controller puts into a
  * WorkloadDeployment against that schema.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import * as YAML from 'yaml';
 import { httpTriggerCrd } from '../../controller/api/schema';
 
 type Schema = Record<string, unknown>;
@@ -141,9 +140,13 @@ export function runtimeCrds(): Schema[] {
   ];
 }
 
-/** Writes the runtime CRDs as one `kind: List` manifest and returns its path. */
-export function writeRuntimeCrds(dir: string): string {
-  const file = path.join(dir, 'runtime.wasmcloud.dev-crds.json');
-  fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: runtimeCrds() }, null, 1));
-  return file;
+/**
+ * The runtime CRDs as the stand-in runtime-operator chart ships them (test/charts), which the
+ * real-cluster tests apply too; test/golden.test.ts keeps the file equal to {@link runtimeCrdsYaml}.
+ */
+export const RUNTIME_CRDS_PATH = 'test/charts/runtime-operator/crds/runtime.wasmcloud.dev.yaml';
+
+/** The runtime CRDs as one multi-document YAML file. */
+export function runtimeCrdsYaml(): string {
+  return `# Generated from test/support/runtime-crds.ts: UPDATE_GOLDEN=1 npm test rewrites it.\n${runtimeCrds().map((crd) => YAML.stringify(crd)).join('---\n')}`;
 }
