@@ -14,6 +14,7 @@ import { FileSource } from './sources/files';
 const USAGE = `usage: node dist/controller/main.js [options]
   --source files|kubernetes   where objects come from (env SOURCE; default kubernetes in a cluster, else files)
   --manifests <path>          files mode: manifest file or folder, repeatable (env MANIFESTS, comma-separated; default examples/)
+  --rescan-interval <seconds> files mode: re-scan the manifests this often besides watching them, 0 for never (env RESCAN_INTERVAL; default 10)
   --namespaces <a,b>          kubernetes mode: namespaces to watch (env NAMESPACES; default all). Uses the in-cluster
                               service account, else KUBECONFIG or ~/.kube/config like kubectl
   --nats-url <url>            kubernetes mode: the runtime's NATS, for host heartbeats and the placement check (env NATS_URL;
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     options: {
       source: { type: 'string' },
       manifests: { type: 'string', multiple: true },
+      'rescan-interval': { type: 'string' },
       namespaces: { type: 'string' },
       'nats-url': { type: 'string' },
       'leader-election-namespace': { type: 'string' },
@@ -80,8 +82,12 @@ async function main(): Promise<void> {
     return;
   }
   const manifests = values.manifests ?? process.env.MANIFESTS?.split(',') ?? ['examples/'];
+  const rescan = values['rescan-interval'] ?? process.env.RESCAN_INTERVAL ?? '10';
+  if (!/^\d+(\.\d+)?$/.test(rescan)) throw new Error(`--rescan-interval ${rescan}: give seconds, e.g. 10 (0 turns the re-scan off)`);
   const controller = new Controller({
-    source: new FileSource(manifests, (file, reason) => log.error({ file, reason }, 'manifest file skipped; its last good content is kept')),
+    source: new FileSource(manifests, (file, reason) => log.error({ file, reason }, 'manifest file skipped; its last good content is kept'), {
+      rescanMs: Number(rescan) * 1000,
+    }),
     xdsAddress,
     adminAddress,
     log,

@@ -64,6 +64,24 @@ describe('controller process (file mode)', function () {
     assert.deepEqual(after.map((r) => r.host), ['a.example.com', 'b.example.com']);
   });
 
+  it('starts with a file that fails while its aliases are resolved: names the file, serves the rest', async () => {
+    const bomb = path.join(dir, 'bomb.yaml');
+    fs.writeFileSync(bomb, 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n');
+    const other = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
+    try {
+      const otherLogs = new ProcessLogs(other.stdout);
+      const skipped = await otherLogs.first((l) => l.msg === 'manifest file skipped; its last good content is kept');
+      assert.equal(skipped.file, bomb);
+      assert.match(String(skipped.reason), /Excessive alias count/);
+      const listening = await otherLogs.first((l) => l.msg === 'wasm-control listening');
+      const routes = (await (await fetch(`http://${listening.admin as string}/debug/routes`)).json()) as { host: string }[];
+      assert.ok(routes.length > 0, 'the other files are served');
+    } finally {
+      other.kill('SIGKILL');
+      fs.rmSync(bomb);
+    }
+  });
+
   it('counts open streams by mode and subscribed type, and times resolves and pushes, in /metrics', async () => {
     const client = new AdsClient(xdsPort);
     const stream = client.sotw();

@@ -89,6 +89,14 @@ describe('translate CLI', () => {
     assert.match(r.stderr, /line \d+/);
   });
 
+  it('fails with one line naming a file whose aliases cannot be resolved, not a stack trace', () => {
+    const typo = path.join(dir, 'typo.yaml');
+    fs.writeFileSync(typo, 'apiVersion: control.cosmonic.io/v1alpha1\nkind: HTTPTrigger\nmetadata: {name: x}\nspec:\n  ingress: {host: *nope}\n');
+    const r = translate(typo);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^translate: ${typo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*nope.*\n$`));
+  });
+
   it('prints usage and fails without arguments', () => {
     const r = translate();
     assert.notEqual(r.status, 0);

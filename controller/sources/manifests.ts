@@ -69,19 +69,37 @@ export function parseManifestFile(file: string, text?: string): unknown[] {
       throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  const documents = YAML.parseAllDocuments(text, { merge: true });
+  const values = path.extname(file) === '.json' ? [parseJson(file, text)] : parseYaml(file, text);
   const objects: unknown[] = [];
-  for (const doc of documents) {
-    if (doc.errors.length > 0) {
-      const e = doc.errors[0];
-      throw new ManifestError(file, `not valid YAML at line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`);
-    }
-    const value = doc.toJS();
+  for (const value of values) {
     if (value === null || value === undefined) continue;
     if (isObject(value) && value.kind === 'List' && Array.isArray(value.items)) objects.push(...value.items);
     else objects.push(value);
   }
   return objects;
+}
+
+function parseYaml(file: string, text: string): unknown[] {
+  return YAML.parseAllDocuments(text, { merge: true }).map((doc, index) => {
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0];
+      throw new ManifestError(file, `not valid YAML at line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`);
+    }
+    // Aliases are resolved here, not while parsing: an unknown anchor, a merge of a scalar or an alias bomb throws.
+    try {
+      return doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new ManifestError(file, `document ${index + 1} cannot be read: ${(err as Error).message.split('\n')[0]}`);
+    }
+  });
+}
+
+function parseJson(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(file, `not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 /** Sorts parsed objects by kind, validating the runtime kinds; `file` names them in diagnostics. */
@@ -107,14 +125,17 @@ export function classifyObjects(file: string, objects: readonly unknown[], into:
       into.triggers.push(object);
       return;
     }
-    if (apiVersion !== RUNTIME_API_VERSION) return;
     const lists: Partial<Record<SchemaKind, unknown[]>> = {
       WorkloadDeployment: into.workloadDeployments,
       Workload: into.workloads,
       Host: into.hosts,
     };
-    const list = lists[kind as SchemaKind];
-    if (!list) return;
+    const list = apiVersion === RUNTIME_API_VERSION ? lists[kind as SchemaKind] : undefined;
+    if (!list) {
+      const meant = meantKind(apiVersion, kind);
+      if (meant) into.diagnostics.push({ file, object: label, reason: 'Unsupported', message: `${label} is skipped: apiVersion ${String(apiVersion)}, kind ${String(kind)} is not a kind this controller reads; did you mean ${meant}?` });
+      return;
+    }
     const result = validateSchema(kind as SchemaKind, object);
     if (result.ok) list.push(result.value);
     else into.diagnostics.push({ file, object: label, reason: 'Invalid', message: `${label} is skipped: ${result.errors.join('; ')}` });
@@ -131,6 +152,22 @@ export function loadManifests(paths: readonly string[]): ManifestObjects {
 
 export function emptyManifestObjects(): ManifestObjects {
   return { triggers: [], workloadDeployments: [], workloads: [], hosts: [], diagnostics: [] };
+}
+
+/** The kinds this controller reads, as `apiVersion kind`. */
+const OUR_KINDS = [`${TRIGGER_API_VERSION} HTTPTrigger`, ...['WorkloadDeployment', 'Workload', 'Host'].map((k) => `${RUNTIME_API_VERSION} ${k}`)];
+
+/**
+ * The kind an object of our API groups was probably meant to be when it is not one we read: a wrong
+ * version or a miscased kind would otherwise be ignored silently. Kinds of our groups that we do
+ * not read (WorkloadReplicaSet, Artifact) and other groups' kinds stay silent.
+ */
+function meantKind(apiVersion: unknown, kind: unknown): string | undefined {
+  if (typeof apiVersion !== 'string' || typeof kind !== 'string') return undefined;
+  const group = apiVersion.split('/')[0];
+  const byKind = OUR_KINDS.find((k) => k.split(' ')[1].toLowerCase() === kind.toLowerCase());
+  const ourGroup = [TRIGGER_API_VERSION, RUNTIME_API_VERSION].some((v) => v.split('/')[0] === group);
+  return byKind && (ourGroup || apiVersion === byKind.split(' ')[0]) ? byKind : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
