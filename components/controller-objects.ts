@@ -83,7 +83,10 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
               args: [
                 '--source', 'kubernetes',
                 '--xds-address', `0.0.0.0:${PORTS.controllerXds}`,
+                // Probes and Prometheus need the admin port from outside the pod; the debug views (every
+                // route, endpoint and client) stay on loopback, for `kubectl port-forward`.
                 '--admin-address', `0.0.0.0:${PORTS.controllerAdmin}`,
+                '--debug-address', `127.0.0.1:${PORTS.controllerDebug}`,
                 '--log-level', c.logLevel,
               ],
               env: [

@@ -12,6 +12,8 @@ export const PERSES = 'perses';
 export const PORTS = {
   controllerXds: 18000,
   controllerAdmin: 9902,
+  /** Loopback only: the controller's /debug views. */
+  controllerDebug: 9903,
   envoyHttp: 8080,
   envoyAdmin: 9901,
   ingressService: 80,

@@ -9,15 +9,21 @@ import * as prom from 'prom-client';
 import { splitHostPort } from './address';
 import { Pipeline, resourceList, type PipelineOutput } from './pipeline';
 import type { Source, SourceObjects } from './sources/source';
-import { AdsServer } from './xds/server';
+import { AdsServer, SHUTDOWN_GRACE_MS } from './xds/server';
 import { SnapshotBuilder, type Snapshot } from './xds/snapshot';
 
 export interface ControllerOptions {
   source: Source;
   /** `host:port` for ADS; port 0 picks a free one. */
   xdsAddress: string;
-  /** `host:port` for the admin HTTP server; port 0 picks a free one. */
+  /** `host:port` for the admin HTTP server (health, readiness, metrics); port 0 picks a free one. */
   adminAddress: string;
+  /**
+   * `host:port` for the debug views (`/debug/*`: every route, endpoint and client). Unset: they are
+   * served on the admin address too. Set it to a loopback address when the admin address is
+   * reachable by others (in a cluster, for probes and Prometheus): `kubectl port-forward` reaches it.
+   */
+  debugAddress?: string;
   log: Logger;
   /**
    * Least time between two resolves (default 100 ms). A change after a quiet
@@ -35,6 +41,9 @@ export class Controller {
   private readonly pipeline = new Pipeline();
   private readonly builder = new SnapshotBuilder();
   private readonly admin: http.Server;
+  private readonly debug?: http.Server;
+  /** The config dump being written, if any: one at a time, so memory stays bounded. */
+  private dumping = false;
   private objects?: SourceObjects;
   /** The diagnostics of the last resolve, as logged. */
   private reported = new Set<string>();
@@ -44,6 +53,7 @@ export class Controller {
   private readonly metrics;
   xdsPort = 0;
   adminPort = 0;
+  debugPort = 0;
 
   constructor(private readonly options: ControllerOptions) {
     const registers = [this.registry];
@@ -70,7 +80,10 @@ export class Controller {
         options.log.warn({ node, type, version, message }, 'xDS client rejected a config; it is not sent again until the routing changes');
       },
     });
-    this.admin = http.createServer((req, res) => void this.serveAdmin(req, res));
+    // RSS, heap, event-loop lag and GC next to ours.
+    prom.collectDefaultMetrics({ register: this.registry });
+    this.admin = http.createServer((req, res) => void this.serveAdmin(req, res, !options.debugAddress));
+    if (options.debugAddress) this.debug = http.createServer((req, res) => void this.serveAdmin(req, res, true));
   }
 
   async start(): Promise<void> {
@@ -81,18 +94,18 @@ export class Controller {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.resolve();
-    this.xdsPort = await this.ads.listen(this.options.xdsAddress);
-    const [host, port] = splitHostPort(this.options.adminAddress);
-    await new Promise<void>((resolve) => this.admin.listen(port, host, resolve));
-    this.adminPort = (this.admin.address() as { port: number }).port;
+    this.xdsPort = await this.ads.listen(this.options.xdsAddress).catch((err: Error) => {
+      throw new Error(`cannot serve xDS on ${this.options.xdsAddress}: ${err.message}; give another address with --xds-address`);
+    });
+    this.adminPort = await listen(this.admin, this.options.adminAddress, '--admin-address');
+    if (this.debug) this.debugPort = await listen(this.debug, this.options.debugAddress!, '--debug-address');
   }
 
   /** Stops accepting, closes every stream cleanly and the source. */
   async close(): Promise<void> {
     clearTimeout(this.timer);
     await this.options.source.close();
-    await new Promise<void>((resolve) => this.admin.close(() => resolve()));
-    await this.ads.close();
+    await Promise.all([closeHttp(this.admin), this.debug ? closeHttp(this.debug) : undefined, this.ads.close()]);
   }
 
   /**
@@ -148,13 +161,23 @@ export class Controller {
     }
   }
 
-  private async serveAdmin(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /** Health, readiness and metrics; the debug views too where `withDebug` (see `debugAddress`). */
+  private async serveAdmin(req: http.IncomingMessage, res: http.ServerResponse, withDebug: boolean): Promise<void> {
     const json = (body: unknown, status = 200) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(`${JSON.stringify(body, null, 2)}\n`);
     };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return json({ error: `${req.method} is not allowed: the admin endpoints are read-only (GET)` }, 405);
+    }
+    // Query strings change nothing here.
+    const pathname = new URL(req.url ?? '/', 'http://admin').pathname;
     const snapshot = this.ads.currentSnapshot();
-    switch (req.url) {
+    if (pathname.startsWith('/debug/') && !withDebug) {
+      return json({ error: `the debug views are served on ${this.options.debugAddress} only (kubectl port-forward reaches it)` }, 404);
+    }
+    switch (pathname) {
       case '/healthz':
         return json({ status: 'ok' });
       case '/readyz':
@@ -163,10 +186,19 @@ export class Controller {
         res.writeHead(200, { 'content-type': this.registry.contentType });
         return void res.end(await this.registry.metrics());
       case '/debug/config_dump':
-        return json({
-          resources: this.output ? resourceList(this.output.resources) : [],
-          diagnostics: [...(this.objects?.diagnostics ?? []), ...(this.output?.diagnostics ?? [])],
-        });
+        if (this.dumping) {
+          res.setHeader('retry-after', '1');
+          return json({ error: 'a config dump is being written; retry when it is done' }, 503);
+        }
+        this.dumping = true;
+        try {
+          return await writeConfigDump(res, this.output ? resourceList(this.output.resources) : [], [...(this.objects?.diagnostics ?? []), ...(this.output?.diagnostics ?? [])]);
+        } catch (err) {
+          if (!(err instanceof DumpAbandoned)) throw err;
+        } finally {
+          this.dumping = false;
+        }
+        return;
       case '/debug/routes': {
         const model = this.output?.model;
         const endpoints = new Map(model?.clusters.map((c) => [c.name, c.endpoints.map((e) => `${e.address}:${e.port}`)]));
@@ -182,4 +214,87 @@ export class Controller {
         return json({ error: 'not found' }, 404);
     }
   }
+}
+
+/** Listens on `host:port`; a port in use or a bad address becomes one clear line naming the flag. */
+async function listen(server: http.Server, address: string, flag: string): Promise<number> {
+  const [host, port] = splitHostPort(address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${address} (${err.code ?? err.message})${err.code === 'EADDRINUSE' ? ': another process uses it' : ''}; give another address with ${flag}`)),
+    );
+    server.listen(port, host, resolve);
+  });
+  return (server.address() as { port: number }).port;
+}
+
+/** Stops accepting; idle connections close at once, busy ones (a slow reader) after the xDS shutdown grace. */
+async function closeHttp(server: http.Server): Promise<void> {
+  const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+  clearTimeout(cut);
+}
+
+/**
+ * Writes `{ resources, diagnostics }` as JSON piece by piece: a resource at a time, and a large list
+ * inside one (a RouteConfiguration's virtual hosts) an item at a time, yielding to the event loop
+ * and waiting for the client to read. At 10k triggers the document is ~25 MB: built in one go it
+ * blocked the event loop for most of a second and held several copies in memory.
+ */
+async function writeConfigDump(res: http.ServerResponse, resources: unknown[], diagnostics: unknown[]): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  let written = 0;
+  const write = async (chunk: string) => {
+    // A client that went away stops the dump (and frees the slot for the next one).
+    if (res.destroyed) throw new DumpAbandoned();
+    written += chunk.length;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    } else if (written > DUMP_YIELD_BYTES) {
+      written = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await write('{"resources":[');
+  for (const [i, resource] of resources.entries()) {
+    if (i > 0) await write(',');
+    await writeStreamed(resource, write);
+  }
+  await write(`],"diagnostics":${JSON.stringify(diagnostics)}}\n`);
+  res.end();
+}
+
+const DUMP_YIELD_BYTES = 256 * 1024;
+
+class DumpAbandoned extends Error {}
+
+/** An object whose long array fields are written item by item; anything else in one piece. */
+async function writeStreamed(value: unknown, write: (chunk: string) => Promise<void>): Promise<void> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return write(JSON.stringify(value));
+  await write('{');
+  let first = true;
+  for (const [key, field] of Object.entries(value)) {
+    if (field === undefined) continue;
+    await write(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    first = false;
+    if (Array.isArray(field) && field.length > 64) {
+      await write('[');
+      for (const [i, item] of field.entries()) await write(`${i > 0 ? ',' : ''}${JSON.stringify(item)}`);
+      await write(']');
+    } else {
+      await write(JSON.stringify(field));
+    }
+  }
+  await write('}');
 }

@@ -21,7 +21,11 @@ const USAGE = `usage: node dist/controller/main.js [options]
                               mTLS from NATS_CA_FILE, NATS_CERT_FILE, NATS_KEY_FILE)
   --leader-election-namespace <ns>  namespace of the Lease (env POD_NAMESPACE; default the kubeconfig's namespace)
   --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:18000)
-  --admin-address <host:port> admin HTTP address (env ADMIN_ADDRESS; default 127.0.0.1:9902)
+  --admin-address <host:port> admin HTTP address: /healthz, /readyz, /metrics (env ADMIN_ADDRESS; default 127.0.0.1:9902)
+  --debug-address <host:port> the /debug/* views (env DEBUG_ADDRESS; default: the admin address when that is loopback,
+                              else 127.0.0.1:9903, which kubectl port-forward reaches and other pods do not)
+  --shutdown-timeout <seconds> on SIGTERM, exit after at most this long (env SHUTDOWN_TIMEOUT; default 20, below
+                              Kubernetes' 30 s grace period)
   --log-level <level>         pino level (env LOG_LEVEL; default info)`;
 
 async function main(): Promise<void> {
@@ -35,6 +39,8 @@ async function main(): Promise<void> {
       'leader-election-namespace': { type: 'string' },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
+      'debug-address': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -48,7 +54,27 @@ async function main(): Promise<void> {
   const log = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' });
   const xdsAddress = values['xds-address'] ?? process.env.XDS_ADDRESS ?? '127.0.0.1:18000';
   const adminAddress = values['admin-address'] ?? process.env.ADMIN_ADDRESS ?? '127.0.0.1:9902';
+  const debugAddress = values['debug-address'] ?? process.env.DEBUG_ADDRESS ?? (isLoopback(splitHostPort(adminAddress)[0]) ? undefined : '127.0.0.1:9903');
+  const shutdownSeconds = seconds('--shutdown-timeout', values['shutdown-timeout'] ?? process.env.SHUTDOWN_TIMEOUT ?? '20');
   const withPort = (address: string, port: number) => `${splitHostPort(address)[0]}:${port}`;
+  const addresses = (c: Controller) => ({
+    xds: withPort(xdsAddress, c.xdsPort),
+    admin: withPort(adminAddress, c.adminPort),
+    ...(debugAddress ? { debug: withPort(debugAddress, c.debugPort) } : {}),
+  });
+  /** SIGTERM: close cleanly, but exit within the deadline whatever a client does. */
+  const onSigterm = (what: string, close: () => Promise<void>) =>
+    process.once('SIGTERM', () => {
+      log.info(`SIGTERM: ${what}`);
+      setTimeout(() => {
+        log.warn({ shutdownTimeoutSeconds: shutdownSeconds }, 'shutdown deadline passed; exiting');
+        process.exit(1);
+      }, shutdownSeconds * 1000).unref();
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
   if (sourceKind === 'kubernetes') {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
@@ -58,6 +84,7 @@ async function main(): Promise<void> {
       log,
       xdsAddress,
       adminAddress,
+      debugAddress,
       namespaces: (values.namespaces ?? process.env.NAMESPACES)?.split(',').map((n) => n.trim()).filter((n) => n !== ''),
       identity: process.env.POD_NAME ?? `${os.hostname()}-${process.pid}`,
       leaderElection: {
@@ -71,36 +98,35 @@ async function main(): Promise<void> {
     log.info({ server: kubeConfig.getCurrentCluster()?.server }, 'kubernetes source: waiting for the first list of every kind before serving');
     await running.start();
     const { controller } = running;
-    log.info({ xds: withPort(xdsAddress, controller.xdsPort), admin: withPort(adminAddress, controller.adminPort), source: 'kubernetes' }, 'wasm-control listening');
-    process.once('SIGTERM', () => {
-      log.info('SIGTERM: releasing the lease and closing streams');
-      running.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
+    log.info({ ...addresses(controller), source: 'kubernetes' }, 'wasm-control listening');
+    onSigterm('releasing the lease and closing streams', () => running.close());
+    // The watches keep the objects current: there is nothing to re-read.
+    process.on('SIGHUP', () => log.info('SIGHUP ignored: in kubernetes mode the watches keep every object current'));
     return;
   }
   const manifests = values.manifests ?? process.env.MANIFESTS?.split(',') ?? ['examples/'];
-  const rescan = values['rescan-interval'] ?? process.env.RESCAN_INTERVAL ?? '10';
-  if (!/^\d+(\.\d+)?$/.test(rescan)) throw new Error(`--rescan-interval ${rescan}: give seconds, e.g. 10 (0 turns the re-scan off)`);
-  const controller = new Controller({
-    source: new FileSource(manifests, (file, reason) => log.error({ file, reason }, 'manifest file skipped; its last good content is kept'), {
-      rescanMs: Number(rescan) * 1000,
-    }),
-    xdsAddress,
-    adminAddress,
-    log,
+  const rescanSeconds = seconds('--rescan-interval', values['rescan-interval'] ?? process.env.RESCAN_INTERVAL ?? '10');
+  const source = new FileSource(manifests, (file, reason) => log.error({ file, reason }, 'manifest file skipped; its last good content is kept'), {
+    rescanMs: rescanSeconds * 1000,
   });
+  const controller = new Controller({ source, xdsAddress, adminAddress, debugAddress, log });
   await controller.start();
-  log.info({ xds: withPort(xdsAddress, controller.xdsPort), admin: withPort(adminAddress, controller.adminPort), manifests }, 'wasm-control listening');
-  process.once('SIGTERM', () => {
-    log.info('SIGTERM: closing streams');
-    controller.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+  log.info({ ...addresses(controller), manifests }, 'wasm-control listening');
+  onSigterm('closing streams', () => controller.close());
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: re-reading the manifests');
+    source.rescanNow(true);
   });
+}
+
+/** A flag's value in seconds (0 or more); a clear error otherwise. */
+function seconds(flag: string, value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`${flag} ${value}: give seconds, e.g. 10`);
+  return Number(value);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 main().catch((err) => {

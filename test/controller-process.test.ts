@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
@@ -97,6 +98,50 @@ describe('controller process (file mode)', function () {
     } finally {
       await stream.close();
       client.close();
+    }
+  });
+
+  it('re-reads the manifests on SIGHUP and keeps serving', async () => {
+    const reread = logs.next((l) => l.msg === 'SIGHUP: re-reading the manifests');
+    const updated = logs.next((l) => l.msg === 'routing updated');
+    child.kill('SIGHUP');
+    await reread;
+    await updated;
+    assert.equal(child.exitCode, null);
+    assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+  });
+
+  it('exits 1 with one line naming the address and the flag when the admin port is in use', async () => {
+    const port = new URL(admin).port;
+    const other = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', `127.0.0.1:${port}`]);
+    let stderr = '';
+    other.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => other.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.equal(stderr, `wasm-control: cannot listen on 127.0.0.1:${port} (EADDRINUSE): another process uses it; give another address with --admin-address\n`);
+  });
+
+  it('exits within --shutdown-timeout on SIGTERM though a client never reads the config dump it asked for', async () => {
+    const big = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-big-'));
+    fs.writeFileSync(path.join(big, 'many.yaml'), Array.from({ length: 5_000 }, (_, i) => triggerYaml(`t${i}`, `t${i}.example.com`)).join('---\n'));
+    const slow = spawn(process.execPath, [MAIN, '--manifests', big, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-timeout', '1']);
+    try {
+      const slowLogs = new ProcessLogs(slow.stdout);
+      const listening = await slowLogs.first((l) => l.msg === 'wasm-control listening');
+      // ~12 MB the client never reads: without a deadline the admin server would wait for it.
+      const reader = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get(`http://${listening.admin as string}/debug/config_dump`, resolve).on('error', reject),
+      );
+      reader.pause();
+      const deadline = slowLogs.next((l) => l.msg === 'shutdown deadline passed; exiting');
+      const exited = new Promise((resolve) => slow.once('exit', resolve));
+      slow.kill('SIGTERM');
+      assert.equal((await deadline).shutdownTimeoutSeconds, 1);
+      assert.equal(await exited, 1);
+      reader.destroy();
+    } finally {
+      if (slow.exitCode === null) slow.kill('SIGKILL');
+      fs.rmSync(big, { recursive: true, force: true });
     }
   });
 

@@ -17,6 +17,7 @@ export interface KubernetesModeOptions {
   log: Logger;
   xdsAddress: string;
   adminAddress: string;
+  debugAddress?: string;
   namespaces?: readonly string[];
   /** Names this replica in the Lease and in Events. */
   identity: string;
@@ -65,6 +66,7 @@ export class KubernetesController {
       source: this.source,
       xdsAddress: options.xdsAddress,
       adminAddress: options.adminAddress,
+      debugAddress: options.debugAddress,
       log,
       holdOffMs: options.holdOffMs,
       onResolved: (objects, output) => this.reconciler.update(objects, output),

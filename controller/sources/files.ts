@@ -146,11 +146,11 @@ export class FileSource implements Source {
     }
   }
 
-  /** Re-arms watches on replaced or new folders, and reports a change the watches missed. */
-  rescanNow(): void {
+  /** Re-arms watches on replaced or new folders, and reports a change the watches missed (any, with `force`). */
+  rescanNow(force = false): void {
     this.armWatches();
     const signature = this.signature();
-    if (signature !== this.scanSignature) {
+    if (force || signature !== this.scanSignature) {
       this.scanSignature = signature;
       this.onChange();
     }
