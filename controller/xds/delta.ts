@@ -128,6 +128,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
         if (!state.wildcard) state.overrides.delete(name);
       }
     }
+    if (!this.withinLimits(typeUrl, state.names.size + fresh.size - dropped.length)) return;
     state.names = this.host.shared.names(state.names, [...fresh], dropped);
 
     if (first || fresh.size > 0 || unsubscribe.length > 0 || subscribe.some((n) => isWildcardName(typeUrl, n))) this.pushType(typeUrl, state, fresh);

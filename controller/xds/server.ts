@@ -34,7 +34,7 @@ import { DeltaStream, type DeltaDiscoveryRequest } from './delta';
 import { SendBudget, type SendBudgetOptions } from './send-budget';
 import { NO_NAMES, SharedEncodings, type ResourceMap, type ResourceSet } from './shared';
 import { EncodedResource, type Snapshot } from './snapshot';
-import { HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamHost, type TypeRecord, type XdsServerEvents } from './stream';
+import { DEFAULT_STREAM_LIMITS, HELD_TYPES, XdsStream, type AdsRequest, type ClientStatus, type StreamHost, type StreamLimits, type TypeRecord, type XdsServerEvents } from './stream';
 
 export type { ClientStatus, XdsServerEvents } from './stream';
 
@@ -69,15 +69,18 @@ export class AdsServer implements StreamHost {
   private previousApiListeners = new Map<string, { virtualHost?: VirtualHostSource; resource: EncodedResource }>();
   private routeLookup?: { snapshot: Snapshot; lookup: (host: string) => VirtualHostSource | undefined };
   private nextStreamId = 1;
-  readonly server = new grpc.Server();
+  // Pings find half-open connections; a connection without a stream for 5 minutes is closed.
+  readonly server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000, 'grpc.max_connection_idle_ms': 300_000 });
+  readonly limits: StreamLimits;
   readonly shared = new SharedEncodings();
   readonly sendBudget: SendBudget;
 
   constructor(
     readonly events: XdsServerEvents = {},
-    options: { sendBudget?: SendBudgetOptions } = {},
+    options: { sendBudget?: SendBudgetOptions; limits?: Partial<StreamLimits> } = {},
   ) {
     this.sendBudget = new SendBudget(options.sendBudget ?? { limitBytes: DEFAULT_SEND_BUDGET_BYTES });
+    this.limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
     const method = (name: string, requestTypeName: string) => {
       const requestType = messageType(requestTypeName);
       return {
@@ -216,6 +219,7 @@ class SotwStream extends XdsStream<DiscoveryRequest, SotwState> {
     const names = request.resource_names ?? [];
     const wildcard = names.length === 0 || names.includes('*');
     const requested = wildcard ? undefined : new Set(names);
+    if (requested && !this.withinLimits(typeUrl, requested.size)) return;
     const namesChanged = requested ? !sameNames(state.names, requested) : state.names !== undefined;
     if (namesChanged || first) state.names = requested && this.sharedNames(state.names ?? NO_NAMES, requested);
     if (!first) this.record(typeUrl, state, request.error_detail, request.version_info);

@@ -2,7 +2,7 @@
  * What state-of-the-world and delta ADS streams have in common: identity, the
  * per-type ACK/NACK record shown by /debug/clients, and writing responses.
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { TYPE_ORDER } from './snapshot';
 import type { BudgetWaiter, SendBudget } from './send-budget';
@@ -32,13 +32,37 @@ export interface XdsServerEvents {
   onPush?(typeUrl: string, bytes: number): void;
   /** A stream opened or closed; `open` is how many are open now. */
   onStreamChange?(open: number): void;
+  /** A client asked for a type this server does not serve (once per stream and type; the URL is truncated). */
+  onUnknownType?(nodeId: string, typeUrl: string): void;
+  /** A stream was closed for asking too much (`reason` says what and the limit). */
+  onRefused?(nodeId: string, reason: string): void;
 }
+
+/** Per-stream limits, so that no client can make the server hold unbounded state for it. */
+export interface StreamLimits {
+  /** Names one stream may subscribe per resource type (default 100,000: above a cluster's count of clusters). */
+  maxNamesPerType: number;
+  /** Listener names one stream may ask for: each one a proxyless gRPC client's API listener (default 1,000). */
+  maxListenerNames: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxNamesPerType: 100_000, maxListenerNames: 1_000 };
+
+/** Client-supplied text as logs and /debug/clients show it: at most `max` characters. */
+export function truncated(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+const MAX_NODE_ID = 256;
+const MAX_NACK_MESSAGE = 2048;
+const MAX_TYPE_URL = 256;
 
 /** What a stream needs from its server. */
 export interface StreamHost {
   readonly events: XdsServerEvents;
   readonly shared: SharedEncodings;
   readonly sendBudget: SendBudget;
+  readonly limits: StreamLimits;
   currentSnapshot(): Snapshot | undefined;
   /** The Listener a proxyless gRPC client gets for `name`. */
   apiListener(name: string): EncodedResource;
@@ -51,8 +75,8 @@ export interface TypeRecord {
   ackedVersion?: string;
   /** The last response sent was ACKed. */
   acked: boolean;
-  /** What the client rejected, kept until it ACKs something (and never sent again meanwhile). */
-  nacked?: { version: string; message: string; at: Date };
+  /** What the client rejected, kept until it ACKs something (and never sent again meanwhile); `nonce` of the rejected response. */
+  nacked?: { version: string; message: string; at: Date; nonce?: string };
 }
 
 /** Clusters and endpoints a client keeps until routes that no longer use them are ACKed. */
@@ -81,6 +105,7 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   /** Budget held by writes not yet done, released when they are or when the stream closes. */
   private readonly held = new Set<() => void>();
   private isClosed = false;
+  private readonly unknownTypes = new Set<string>();
 
   constructor(
     readonly id: number,
@@ -90,9 +115,34 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   ) {}
 
   handle(request: Request): void {
-    if (request.node?.id) this.nodeId = request.node.id;
+    if (this.isClosed) return;
+    if (request.node?.id) this.nodeId = truncated(request.node.id, MAX_NODE_ID);
     const typeUrl = request.type_url as ResourceTypeUrl;
-    if (TYPE_ORDER.includes(typeUrl)) this.handleType(typeUrl, request); // other types (secrets, …) are not served
+    if (TYPE_ORDER.includes(typeUrl)) {
+      this.handleType(typeUrl, request);
+    } else {
+      // Secrets, runtime, …: not served; said once, so a client waiting for them can be found.
+      const shown = truncated(String(request.type_url ?? ''), MAX_TYPE_URL);
+      if (!this.unknownTypes.has(shown) && this.unknownTypes.size < 16) {
+        this.unknownTypes.add(shown);
+        this.host.events.onUnknownType?.(this.nodeId, shown);
+      }
+    }
+  }
+
+  /**
+   * Whether `count` names of `typeUrl` are within this stream's limits; if not, the stream is
+   * ended with RESOURCE_EXHAUSTED, saying which limit, and false is returned.
+   */
+  protected withinLimits(typeUrl: ResourceTypeUrl, count: number): boolean {
+    const { maxNamesPerType, maxListenerNames } = this.host.limits;
+    const limit = typeUrl === TypeUrl.Listener ? Math.min(maxListenerNames, maxNamesPerType) : maxNamesPerType;
+    if (count <= limit) return true;
+    const reason = `subscribed ${count} names of ${typeUrl.split('.').pop()}, over this server's limit of ${limit} per stream`;
+    this.host.events.onRefused?.(this.nodeId, reason);
+    this.closed();
+    this.call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: reason });
+    return false;
   }
 
   protected abstract handleType(typeUrl: ResourceTypeUrl, request: Request): void;
@@ -176,8 +226,10 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   /** Records an ACK or NACK of the last response; returns whether it was a NACK. */
   protected record(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): boolean {
     if (errorDetail) {
-      const message = errorDetail.message ?? '';
-      state.nacked = { version: state.sentVersion ?? '', message, at: new Date() };
+      // The same rejection repeated (same response nonce) is one NACK: logged and counted once.
+      if (state.nacked && state.nacked.nonce === state.sentNonce) return true;
+      const message = truncated(errorDetail.message ?? '', MAX_NACK_MESSAGE);
+      state.nacked = { version: state.sentVersion ?? '', message, at: new Date(), nonce: state.sentNonce };
       state.ackedVersion = version || state.ackedVersion;
       this.host.events.onNack?.(this.nodeId, typeUrl, state.nacked.version, message);
       return true;
