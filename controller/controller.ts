@@ -80,7 +80,7 @@ export class Controller {
         options.log.warn({ node, type, version, message }, 'xDS client rejected a config; it is not sent again until the routing changes');
       },
       onUnknownType: (node, type) => options.log.warn({ node, type }, 'xDS client asked for a type this server does not serve; it gets no answer for it'),
-      onRefused: (node, reason) => options.log.warn({ node, reason }, 'xDS stream closed: it asked for more than a stream may'),
+      onRefused: (node, reason) => options.log.warn({ node, reason }, 'xDS stream closed by the server'),
     });
     // RSS, heap, event-loop lag and GC next to ours.
     prom.collectDefaultMetrics({ register: this.registry });
