@@ -45,6 +45,28 @@ describe('manifest files that fail while their aliases are resolved', () => {
   });
 });
 
+describe('multi-document files, edited', () => {
+  it('re-parses only the documents an edit touched: the others keep their objects', () => {
+    const docs = ['a', 'b', 'c'].map(trigger);
+    const cache = new Map<string, unknown[]>();
+    const before = parseManifestFile('/m/t.yaml', docs.join('---\n'), cache);
+    docs[1] = trigger('b2');
+    const after = parseManifestFile('/m/t.yaml', docs.join('---\n'), cache);
+    assert.deepEqual(names({ triggers: after }), ['a', 'b2', 'c']);
+    assert.equal(after[0], before[0], 'untouched: the same object');
+    assert.equal(after[2], before[2]);
+    assert.notEqual(after[1], before[1]);
+    assert.equal(cache.size, 3, 'the cache holds this text\'s documents only');
+  });
+
+  it('names the file\'s own line and document number for a problem in a later document', () => {
+    const text = `${trigger('a')}---\n${trigger('b')}--- # third\nmetadata:\n  name: *nope\n`;
+    assert.throws(() => parseManifestFile('/m/t.yaml', text), /\/m\/t\.yaml: (document 3 cannot be read|not valid YAML at line 15)/);
+    // The error is found where the flow sequence should have ended: the line after it, the file's 9th.
+    assert.throws(() => parseManifestFile('/m/t.yaml', `${trigger('a')}---\nkind: [unclosed\n`), /^Error: \/m\/t\.yaml: not valid YAML at line 9: Flow sequence in block collection must be sufficiently indented and end with a \]$/);
+  });
+});
+
 describe('objects that look like ours', () => {
   it('reports a wrong version or a miscased kind of our groups, and stays silent about other groups and kinds we do not read', () => {
     const objects = classifyObjects('m.yaml', [

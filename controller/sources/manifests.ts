@@ -60,8 +60,15 @@ export function manifestFiles(paths: readonly string[]): string[] {
   return [...new Set(files)];
 }
 
-/** Parses one file's documents (its text given, or read); throws ManifestError when it is unreadable or not YAML. */
-export function parseManifestFile(file: string, text?: string): unknown[] {
+/** Parsed YAML documents by their exact text: a file edited in one place re-parses only that document. */
+export type DocumentCache = Map<string, unknown[]>;
+
+/**
+ * Parses one file's documents (its text given, or read); throws ManifestError when it is unreadable
+ * or not YAML. With `cache` (what the last parse of this file left there), documents whose text did
+ * not change are taken from it, objects and all; the cache is then replaced with this file's.
+ */
+export function parseManifestFile(file: string, text?: string, cache?: DocumentCache): unknown[] {
   if (text === undefined) {
     try {
       text = fs.readFileSync(file, 'utf8');
@@ -69,7 +76,7 @@ export function parseManifestFile(file: string, text?: string): unknown[] {
       throw new ManifestError(file, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  const values = path.extname(file) === '.json' ? [parseJson(file, text)] : parseYaml(file, text);
+  const values = path.extname(file) === '.json' ? [parseJson(file, text)] : parseYamlDocuments(file, text, cache);
   const objects: unknown[] = [];
   for (const value of values) {
     if (value === null || value === undefined) continue;
@@ -79,17 +86,53 @@ export function parseManifestFile(file: string, text?: string): unknown[] {
   return objects;
 }
 
-function parseYaml(file: string, text: string): unknown[] {
+/**
+ * A line that starts with `---` (then a space or its end) is a document start wherever it appears
+ * (YAML 1.2 forbids such lines inside a document's content), so the text splits into documents
+ * without parsing it. Anchors never cross documents, so each part parses on its own.
+ */
+const DOCUMENT_START = /^---(?=[ \t\r]|$)/gm;
+
+function parseYamlDocuments(file: string, text: string, cache?: DocumentCache): unknown[] {
+  const starts = [0, ...[...text.matchAll(DOCUMENT_START)].map((m) => m.index).filter((at) => at > 0), text.length];
+  const fresh: DocumentCache = new Map();
+  const values: unknown[] = [];
+  let line = 1;
+  for (let i = 0; i + 1 < starts.length; i++) {
+    const part = text.slice(starts[i], starts[i + 1]);
+    const parsed = cache?.get(part) ?? fresh.get(part) ?? parseYaml(file, part, line, values.length);
+    fresh.set(part, parsed);
+    values.push(...parsed);
+    line += countLines(part);
+  }
+  if (cache) {
+    cache.clear();
+    for (const [part, parsed] of fresh) cache.set(part, parsed);
+  }
+  return values;
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** The documents of `text`, which starts at line `firstLine` of the file and after `before` documents. */
+function parseYaml(file: string, text: string, firstLine = 1, before = 0): unknown[] {
   return YAML.parseAllDocuments(text, { merge: true }).map((doc, index) => {
     if (doc.errors.length > 0) {
       const e = doc.errors[0];
-      throw new ManifestError(file, `not valid YAML at line ${e.linePos?.[0].line ?? '?'}: ${e.message.split('\n')[0]}`);
+      const at = e.linePos?.[0].line;
+      // The library's own position counts from this document: the line given is the file's.
+      const problem = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      throw new ManifestError(file, `not valid YAML at line ${at === undefined ? '?' : at + firstLine - 1}: ${problem}`);
     }
     // Aliases are resolved here, not while parsing: an unknown anchor, a merge of a scalar or an alias bomb throws.
     try {
       return doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      throw new ManifestError(file, `document ${index + 1} cannot be read: ${(err as Error).message.split('\n')[0]}`);
+      throw new ManifestError(file, `document ${before + index + 1} cannot be read: ${(err as Error).message.split('\n')[0]}`);
     }
   });
 }
