@@ -56,6 +56,16 @@ describe('send budget', () => {
     assert.equal(budget.bytesInFlight, 10);
   });
 
+  it('wakes waiters whose clients have read a response before ahead of new ones, each group in order', () => {
+    const budget = new SendBudget({ limitBytes: 10 });
+    const hold = budget.take(10)!;
+    const log: string[] = [];
+    const make = (name: string, proven: boolean) => Object.assign(waiter(budget, 1, log, name), { proven });
+    for (const w of [make('new-1', false), make('known-1', true), make('new-2', false), make('known-2', true)]) budget.wait(w);
+    hold();
+    assert.deepEqual(log, ['known-1', 'known-2', 'new-1', 'new-2']);
+  });
+
   it('forgets a waiter whose stream closed', () => {
     const budget = new SendBudget({ limitBytes: 10 });
     const release = budget.take(10)!;

@@ -5,9 +5,36 @@
  * the server does not serve said once instead of ignored silently.
  */
 import * as assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
+import { messageType } from '../controller/envoy/protos';
 import { sotwNack } from './support/ads-client';
+import { eventually } from './support/eventually';
 import { CDS, LDS, World } from './support/xds-world';
+
+/**
+ * A client that opens an ADS stream, asks for `typeUrl`, and never reads the answer: a raw HTTP/2
+ * stream, paused. HTTP/2 flow control keeps what does not fit its 64 KiB window queued in the server.
+ */
+function stalledClient(port: number, typeUrl: string, nodeId: string): http2.ClientHttp2Session {
+  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 65_535 } });
+  session.on('error', () => undefined);
+  const request = session.request({
+    ':method': 'POST',
+    ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  request.on('error', () => undefined);
+  const type = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const message = Buffer.from(type.encode(type.fromObject({ type_url: typeUrl, node: { id: nodeId } })).finish());
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  request.write(frame);
+  request.pause();
+  return session;
+}
 
 describe('xDS server: what one client may cost it', function () {
   this.timeout(10_000);
@@ -68,5 +95,35 @@ describe('xDS server: what one client may cost it', function () {
     assert.equal(unknown.length, 2);
     assert.equal(unknown[0], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret');
     assert.match(unknown[1], /^type\.googleapis\.com\/y+… \(764 more characters\)$/);
+  });
+
+  it('closes a stream whose client answers no response for the stall timeout, freeing what was queued for it', async () => {
+    const refused: string[] = [];
+    world = await new World({ onRefused: (node, reason) => refused.push(`${node}: ${reason}`) }, { limits: { stallTimeoutMs: 300 } }).start({ triggers: Array.from({ length: 2_000 }, (_, i) => `t${i}`) });
+    const session = stalledClient(world.port, CDS, 'stuck');
+    try {
+      await eventually(async () => assert.deepEqual(refused, ['stuck: stalled: the client answered no response for 0.3 s']), 5_000, 'the stalled stream closed');
+      assert.equal(world.ads.openStreams, 0);
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('keeps a stream whose client answers, however long it takes between changes', async () => {
+    world = await new World({}, { limits: { stallTimeoutMs: 200 } }).start({ triggers: ['a'] });
+    const client = world.client();
+    const stream = client.sotw();
+    try {
+      stream.send({ type_url: CDS, node: { id: 'steady' } });
+      const first = await stream.next();
+      stream.send({ type_url: CDS, version_info: first.version_info, response_nonce: first.nonce });
+      await new Promise((resolve) => setTimeout(resolve, 400)); // twice the stall timeout, with nothing outstanding
+      world.set({ triggers: ['a', 'b'] });
+      assert.equal((await stream.next()).resources.length, 2);
+      assert.equal(world.ads.openStreams, 1);
+    } finally {
+      stream.cancel();
+      client.close();
+    }
   });
 });

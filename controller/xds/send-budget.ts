@@ -10,12 +10,15 @@
  * wait their turn (in order), so the copies alive at once stay near the budget.
  *
  * A write the peer does not drain (it stopped reading) stops counting after
- * `stalledMs`, so one stuck client cannot hold up the rest.
+ * `stalledMs`, and its stream takes no more budget until it reads again (the
+ * stream closes it after a longer deadline), so stuck clients cannot hold up the
+ * rest. Waiters whose clients have shown they read are woken first: a fleet of
+ * connected Envoys gets a change before streams that never took a response.
  */
 export interface SendBudgetOptions {
   /** Bytes in flight across streams before further writes wait (one write always goes, however large). */
   limitBytes: number;
-  /** After this long a write no longer counts against the budget (default 5 s). */
+  /** After this long a write no longer counts against the budget (default 1 s). */
   stalledMs?: number;
 }
 
@@ -23,6 +26,8 @@ export interface SendBudgetOptions {
 export interface BudgetWaiter {
   /** Writes what it can; false if it stopped for lack of budget (it is then woken again later). */
   flush(): boolean;
+  /** Its client has read a response before: woken ahead of those that have not. */
+  readonly proven?: boolean;
 }
 
 export class SendBudget {
@@ -30,10 +35,10 @@ export class SendBudget {
   /** The most bytes ever in flight at once (for tests and /metrics). */
   peakBytes = 0;
   private readonly waiting: BudgetWaiter[] = [];
-  private readonly stalledMs: number;
+  readonly stalledMs: number;
 
   constructor(private readonly options: SendBudgetOptions) {
-    this.stalledMs = options.stalledMs ?? 5000;
+    this.stalledMs = options.stalledMs ?? 1000;
   }
 
   get bytesInFlight(): number {
@@ -62,9 +67,12 @@ export class SendBudget {
     return release;
   }
 
-  /** Queues a waiter to be flushed when budget frees up (once, however often it asks). */
+  /** Queues a waiter to be flushed when budget frees up (once, however often it asks): proven ones first, each group in order. */
   wait(waiter: BudgetWaiter): void {
-    if (!this.waiting.includes(waiter)) this.waiting.push(waiter);
+    if (this.waiting.includes(waiter)) return;
+    const firstUnproven = waiter.proven ? this.waiting.findIndex((w) => !w.proven) : -1;
+    if (firstUnproven >= 0) this.waiting.splice(firstUnproven, 0, waiter);
+    else this.waiting.push(waiter);
   }
 
   /** Forgets a waiter (its stream closed). */

@@ -34,7 +34,7 @@ export interface XdsServerEvents {
   onStreamChange?(open: number): void;
   /** A client asked for a type this server does not serve (once per stream and type; the URL is truncated). */
   onUnknownType?(nodeId: string, typeUrl: string): void;
-  /** A stream was closed for asking too much (`reason` says what and the limit). */
+  /** A stream was closed for asking too much, or for reading nothing (`reason` says which, and the limit). */
   onRefused?(nodeId: string, reason: string): void;
 }
 
@@ -44,9 +44,11 @@ export interface StreamLimits {
   maxNamesPerType: number;
   /** Listener names one stream may ask for: each one a proxyless gRPC client's API listener (default 1,000). */
   maxListenerNames: number;
+  /** A stream whose client answers no response for this long is closed with UNAVAILABLE (default 30 s; Envoy reconnects). */
+  stallTimeoutMs: number;
 }
 
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxNamesPerType: 100_000, maxListenerNames: 1_000 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxNamesPerType: 100_000, maxListenerNames: 1_000, stallTimeoutMs: 30_000 };
 
 /** Client-supplied text as logs and /debug/clients show it: at most `max` characters. */
 export function truncated(text: string, max: number): string {
@@ -106,6 +108,14 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   private readonly held = new Set<() => void>();
   private isClosed = false;
   private readonly unknownTypes = new Set<string>();
+  /** Writes handed to gRPC and not yet on the socket. */
+  private writing = 0;
+  /** No write has completed for the send budget's stalled time: takes no budget until one does. */
+  private stuck = false;
+  private progressTimer?: NodeJS.Timeout;
+  private answerTimer?: NodeJS.Timeout;
+  /** Its client has read a whole response: woken first when budget frees up. */
+  proven = false;
 
   constructor(
     readonly id: number,
@@ -138,10 +148,7 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     const { maxNamesPerType, maxListenerNames } = this.host.limits;
     const limit = typeUrl === TypeUrl.Listener ? Math.min(maxListenerNames, maxNamesPerType) : maxNamesPerType;
     if (count <= limit) return true;
-    const reason = `subscribed ${count} names of ${typeUrl.split('.').pop()}, over this server's limit of ${limit} per stream`;
-    this.host.events.onRefused?.(this.nodeId, reason);
-    this.closed();
-    this.call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: reason });
+    this.refuse(grpc.status.RESOURCE_EXHAUSTED, `subscribed ${count} names of ${typeUrl.split('.').pop()}, over this server's limit of ${limit} per stream`);
     return false;
   }
 
@@ -193,6 +200,8 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   /** The stream is gone: drop what waits and give back the budget its writes held. */
   closed(): void {
     this.isClosed = true;
+    clearTimeout(this.progressTimer);
+    clearTimeout(this.answerTimer);
     this.outbox.length = 0;
     this.host.sendBudget.forget(this);
     for (const release of this.held) release();
@@ -203,6 +212,7 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     state.sentVersion = version;
     state.sentNonce = nonce;
     state.acked = false;
+    if (!this.answerTimer) this.watchAnswers();
     this.outbox.push(bytes);
     if (!this.flush()) this.host.sendBudget.wait(this);
     this.host.events.onPush?.(typeUrl, bytes.length);
@@ -210,21 +220,64 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
 
   flush(): boolean {
     while (this.outbox.length > 0 && !this.isClosed) {
+      // Stuck: it goes on when a write completes (progress), not when budget frees up.
+      if (this.stuck) return true;
       const bytes = this.outbox[0];
       const release = this.host.sendBudget.take(bytes.length);
       if (!release) return false;
       this.outbox.shift();
       this.held.add(release);
+      if (this.writing++ === 0) this.watchProgress();
       this.call.write(bytes, () => {
         this.held.delete(release);
         release();
+        this.writing--;
+        this.proven = true;
+        this.watchProgress();
+        if (!this.flush()) this.host.sendBudget.wait(this);
       });
     }
     return true;
   }
 
+  /**
+   * While writes are pending, each completed write restarts the clock: after the send budget's
+   * stalled time without one (the socket is not draining) the stream is stuck and takes no more
+   * budget until one completes.
+   */
+  private watchProgress(): void {
+    clearTimeout(this.progressTimer);
+    this.stuck = false;
+    if (this.writing === 0 || this.isClosed) return;
+    this.progressTimer = setTimeout(() => (this.stuck = true), this.host.sendBudget.stalledMs);
+    this.progressTimer.unref();
+  }
+
+  /**
+   * Every client answers every response (ACK or NACK). One that answers nothing for the stall
+   * timeout stopped reading (at the socket or at its end of the stream, where HTTP/2 flow control
+   * keeps the rest queued in the server): it is closed with UNAVAILABLE, which a live Envoy
+   * answers by reconnecting, and what was queued for it is freed.
+   */
+  private watchAnswers(): void {
+    clearTimeout(this.answerTimer);
+    this.answerTimer = undefined;
+    if (this.isClosed || ![...this.types.values()].some(awaitingAnswer)) return;
+    const { stallTimeoutMs } = this.host.limits;
+    this.answerTimer = setTimeout(() => this.refuse(grpc.status.UNAVAILABLE, `stalled: the client answered no response for ${stallTimeoutMs / 1000} s`), stallTimeoutMs);
+    this.answerTimer.unref();
+  }
+
+  /** Ends the stream with a gRPC status, telling the owner why. */
+  private refuse(code: grpc.status, reason: string): void {
+    this.host.events.onRefused?.(this.nodeId, reason);
+    this.closed();
+    this.call.emit('error', { code, details: reason });
+  }
+
   /** Records an ACK or NACK of the last response; returns whether it was a NACK. */
   protected record(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): boolean {
+    queueMicrotask(() => this.watchAnswers()); // once this answer is recorded
     if (errorDetail) {
       // The same rejection repeated (same response nonce) is one NACK: logged and counted once.
       if (state.nacked && state.nacked.nonce === state.sentNonce) return true;
