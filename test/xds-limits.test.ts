@@ -5,36 +5,10 @@
  * the server does not serve said once instead of ignored silently.
  */
 import * as assert from 'node:assert/strict';
-import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { messageType } from '../controller/envoy/protos';
-import { sotwNack } from './support/ads-client';
+import { sotwNack, stalledClient } from './support/ads-client';
 import { eventually } from './support/eventually';
 import { CDS, LDS, World } from './support/xds-world';
-
-/**
- * A client that opens an ADS stream, asks for `typeUrl`, and never reads the answer: a raw HTTP/2
- * stream, paused. HTTP/2 flow control keeps what does not fit its 64 KiB window queued in the server.
- */
-function stalledClient(port: number, typeUrl: string, nodeId: string): http2.ClientHttp2Session {
-  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 65_535 } });
-  session.on('error', () => undefined);
-  const request = session.request({
-    ':method': 'POST',
-    ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
-  request.on('error', () => undefined);
-  const type = messageType('envoy.service.discovery.v3.DiscoveryRequest');
-  const message = Buffer.from(type.encode(type.fromObject({ type_url: typeUrl, node: { id: nodeId } })).finish());
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
-  request.write(frame);
-  request.pause();
-  return session;
-}
 
 describe('xDS server: what one client may cost it', function () {
   this.timeout(10_000);

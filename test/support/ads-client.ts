@@ -5,6 +5,7 @@
  * small wire reader that leaves resources undecoded until asked, so 100 streams
  * receiving a 2 MB route table cost the client little.
  */
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { messageType } from '../../controller/envoy/protos';
 import type { NodeIdentity } from '../../controller/xds/delta';
@@ -283,4 +284,28 @@ export function sotwAck(response: SotwResponse, names: string[] = []): SotwReque
 /** The NACK of a SotW response: the last accepted version and an error. */
 export function sotwNack(response: SotwResponse, lastAccepted: string, names: string[] = []): SotwRequest {
   return { ...sotwAck(response, names), version_info: lastAccepted, error_detail: { code: 3, message: 'rejected by test' } };
+}
+
+/**
+ * A client that opens an ADS stream, asks for `typeUrl`, and never reads the answer: a raw HTTP/2
+ * stream, paused. HTTP/2 flow control keeps what does not fit its 64 KiB window queued in the server.
+ */
+export function stalledClient(port: number, typeUrl: string, nodeId: string): http2.ClientHttp2Session {
+  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 65_535 } });
+  session.on('error', () => undefined);
+  const request = session.request({
+    ':method': 'POST',
+    ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  request.on('error', () => undefined);
+  const type = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const message = Buffer.from(type.encode(type.fromObject({ type_url: typeUrl, node: { id: nodeId } })).finish());
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  request.write(frame);
+  request.pause();
+  return session;
 }

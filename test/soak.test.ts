@@ -1,0 +1,143 @@
+/**
+ * A bounded mix of everything a careless or hostile neighbour does, against one
+ * controller process (file mode, 2,000 triggers) for a few seconds: clients that
+ * never read, delta clients churning listener names, clients NACKing every
+ * response, a manifest file replaced by rename over and over, and config dumps
+ * back to back. Meanwhile a healthy client must get each routing change within
+ * 1 s, and afterwards the server must hold nothing for the clients that left.
+ * (Resident memory is reported with SOAK_REPORT=1, not asserted: V8 keeps the heap
+ * it grew until a collection it has no reason to run, so RSS is no measure of what
+ * is still held.)
+ */
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TypeUrl } from '../controller/envoy/protos';
+import { AdsClient, sotwAck, sotwNack, stalledClient, type SotwStream } from './support/ads-client';
+import { eventually } from './support/eventually';
+import { ProcessLogs } from './support/process-logs';
+
+const MAIN = path.join(__dirname, '../controller/main.js');
+const triggerYaml = (name: string) => `apiVersion: control.cosmonic.io/v1alpha1
+kind: HTTPTrigger
+metadata: {name: ${name}, namespace: default}
+spec:
+  ingress: {host: ${name}.example.com}
+  template: {spec: {components: [{name: c, image: img}]}}
+`;
+
+async function metric(admin: string, name: string): Promise<number> {
+  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)![1]);
+}
+const residentBytes = (admin: string) => metric(admin, 'process_resident_memory_bytes');
+const heapUsed = (admin: string) => metric(admin, 'nodejs_heap_size_used_bytes');
+
+describe('soak: a hostile mix against one controller', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let child: ChildProcessWithoutNullStreams;
+  const clients: AdsClient[] = [];
+
+  after(() => {
+    for (const c of clients) c.close();
+    if (child?.exitCode === null) child.kill('SIGKILL');
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps healthy clients current within 1 s, and holds nothing for the clients that left', async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-soak-'));
+    fs.writeFileSync(path.join(dir, 'many.yaml'), Array.from({ length: 2_000 }, (_, i) => triggerYaml(`t${i}`)).join('---\n'));
+    fs.writeFileSync(path.join(dir, 'swapped.yaml'), triggerYaml('swap-0'));
+    child = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
+    const listening = await new ProcessLogs(child.stdout).first((l) => l.msg === 'wasm-control listening');
+    const admin = listening.admin as string;
+    const xdsPort = Number(String(listening.xds).split(':').pop());
+
+    const connect = () => {
+      const c = new AdsClient(xdsPort, { ownConnection: true, maxReceiveMessageLength: 64 << 20 });
+      clients.push(c);
+      return c;
+    };
+    // The healthy client: ACKs every cluster response.
+    const healthy: SotwStream = connect().sotw();
+    healthy.send({ type_url: TypeUrl.Cluster, node: { id: 'healthy' } });
+    healthy.send(sotwAck(await healthy.next(10_000)));
+    await eventually(async () => assert.ok((await residentBytes(admin)) > 0), 5_000, 'metrics');
+    const baseline = await residentBytes(admin);
+    const heapBaseline = await heapUsed(admin);
+
+    let running = true;
+    const mix: Promise<unknown>[] = [];
+    const mixStreams: { cancel(): void }[] = [];
+    // Clients that never read.
+    const stalled = Array.from({ length: 20 }, (_, i) => stalledClient(xdsPort, TypeUrl.Cluster, `stalled-${i}`));
+    // Clients that NACK every response.
+    for (let i = 0; i < 10; i++) {
+      const nacker = connect().sotw();
+      mixStreams.push(nacker);
+      nacker.onResponse = (response) => nacker.send(sotwNack(response, ''));
+      nacker.send({ type_url: TypeUrl.Cluster, node: { id: `nacker-${i}` } });
+    }
+    // Delta clients churning listener names (within the per-stream limit).
+    mix.push(
+      (async () => {
+        const churner = connect().delta();
+        mixStreams.push(churner);
+        churner.onResponse = () => undefined;
+        for (let round = 0; running; round++) {
+          const names = Array.from({ length: 100 }, (_, i) => `r${round}-${i}.test`);
+          churner.send({ type_url: TypeUrl.Listener, node: { id: 'churner' }, resource_names_subscribe: names });
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          churner.send({ type_url: TypeUrl.Listener, resource_names_unsubscribe: names });
+        }
+      })(),
+    );
+    // Config dumps, three at a time (one is served, the others are told to retry).
+    for (let i = 0; i < 3; i++) {
+      mix.push(
+        (async () => {
+          while (running) await (await fetch(`http://${admin}/debug/config_dump`)).arrayBuffer();
+        })(),
+      );
+    }
+
+    // Routing changes by file swap (write a new file, rename it over the old one); each must reach the healthy client within 1 s.
+    const latencies: number[] = [];
+    for (let round = 1; round <= 25; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the mix runs between changes: ~10 s in all
+      const tmp = path.join(dir, '.swapped.yaml.tmp');
+      fs.writeFileSync(tmp, triggerYaml(`swap-${round}`));
+      const started = Date.now();
+      fs.renameSync(tmp, path.join(dir, 'swapped.yaml'));
+      for (;;) {
+        const response = await healthy.next(10_000);
+        healthy.send(sotwAck(response));
+        if (response.resources.some((r) => r.name === `default/swap-${round}`)) break;
+      }
+      latencies.push(Date.now() - started);
+    }
+    running = false;
+    await Promise.all(mix);
+    for (const s of stalled) s.destroy();
+    if (process.env.SOAK_REPORT) console.log(`latencies ${latencies.join(' ')} ms; baseline RSS ${(baseline / 2 ** 20).toFixed(0)} MiB, during ${((await residentBytes(admin)) / 2 ** 20).toFixed(0)} MiB`);
+    assert.ok(Math.max(...latencies) < 1_000, `changes reached the healthy client after ${latencies.join(', ')} ms`);
+
+    // With the mix gone, so is everything the server held for it: only the healthy client's stream is left.
+    for (const stream of mixStreams) stream.cancel();
+    for (const c of clients.splice(1)) c.close();
+    await eventually(
+      async () => {
+        const open = (await (await fetch(`http://${admin}/debug/clients`)).json()) as { nodeId: string }[];
+        assert.deepEqual(open.map((c) => c.nodeId), ['healthy']);
+      },
+      10_000,
+      'only the healthy client left',
+    );
+    if (process.env.SOAK_REPORT) {
+      console.log(`RSS ${(baseline / 2 ** 20).toFixed(0)} MiB before, ${((await residentBytes(admin)) / 2 ** 20).toFixed(0)} MiB after; heap used ${(heapBaseline / 2 ** 20).toFixed(0)} -> ${((await heapUsed(admin)) / 2 ** 20).toFixed(0)} MiB`);
+    }
+  });
+});
