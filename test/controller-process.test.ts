@@ -7,17 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { AdsClient } from './support/ads-client';
+import { triggerYaml } from './support/fixtures';
 import { ProcessLogs } from './support/process-logs';
 
 const MAIN = path.join(__dirname, '../controller/main.js');
-
-const triggerYaml = (name: string, host: string) => `apiVersion: control.cosmonic.io/v1alpha1
-kind: HTTPTrigger
-metadata: {name: ${name}, namespace: default}
-spec:
-  ingress: {host: ${host}}
-  template: {spec: {components: [{name: c, image: img}]}}
-`;
 
 describe('controller process (file mode)', function () {
   this.timeout(20000);

@@ -11,14 +11,7 @@ import * as path from 'node:path';
 import { classifyObjects, ManifestError, parseManifestFile } from '../controller/sources/manifests';
 import { FileSource } from '../controller/sources/files';
 import { eventually } from './support/eventually';
-
-const trigger = (name: string) => `apiVersion: control.cosmonic.io/v1alpha1
-kind: HTTPTrigger
-metadata: {name: ${name}, namespace: default}
-spec:
-  ingress: {host: ${name}.example.com}
-  template: {spec: {components: [{name: c, image: img}]}}
-`;
+import { triggerYaml as trigger } from './support/fixtures';
 
 const names = (objects: { triggers: unknown[] }) => objects.triggers.map((t) => (t as { metadata: { name: string } }).metadata.name).sort();
 
@@ -47,7 +40,7 @@ describe('manifest files that fail while their aliases are resolved', () => {
 
 describe('multi-document files, edited', () => {
   it('re-parses only the documents an edit touched: the others keep their objects', () => {
-    const docs = ['a', 'b', 'c'].map(trigger);
+    const docs = ['a', 'b', 'c'].map((n) => trigger(n));
     const cache = new Map<string, unknown[]>();
     const before = parseManifestFile('/m/t.yaml', docs.join('---\n'), cache);
     docs[1] = trigger('b2');
@@ -183,7 +176,7 @@ describe('FileSource', function () {
 
   it('never takes a file while it is being written: the routes of the part not yet written stay', async () => {
     const file = path.join(dir, 'many.yaml');
-    const full = ['a', 'b', 'c', 'd'].map(trigger).join('---\n');
+    const full = ['a', 'b', 'c', 'd'].map((n) => trigger(n)).join('---\n');
     fs.writeFileSync(file, full);
     const s = await start([dir], ['a', 'b', 'c', 'd']);
     // A writer that truncates and writes in chunks: each read in between sees a valid, shorter file.

@@ -17,17 +17,10 @@ import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { AdsClient, sotwAck, sotwNack, stalledClient, type SotwStream } from './support/ads-client';
 import { eventually } from './support/eventually';
+import { triggerYaml } from './support/fixtures';
 import { ProcessLogs } from './support/process-logs';
 
 const MAIN = path.join(__dirname, '../controller/main.js');
-const triggerYaml = (name: string) => `apiVersion: control.cosmonic.io/v1alpha1
-kind: HTTPTrigger
-metadata: {name: ${name}, namespace: default}
-spec:
-  ingress: {host: ${name}.example.com}
-  template: {spec: {components: [{name: c, image: img}]}}
-`;
-
 async function metric(admin: string, name: string): Promise<number> {
   const metrics = await (await fetch(`http://${admin}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)![1]);

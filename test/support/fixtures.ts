@@ -75,3 +75,14 @@ export function diagnosticsOf(out: { diagnostics: Diagnostic[] }, trigger: strin
 export function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
+
+/** An HTTPTrigger as a user writes it in a manifest file: one component, host `<name>.example.com` unless given. */
+export function triggerYaml(name: string, host = `${name}.example.com`): string {
+  return `apiVersion: control.cosmonic.io/v1alpha1
+kind: HTTPTrigger
+metadata: {name: ${name}, namespace: default}
+spec:
+  ingress: {host: ${host}}
+  template: {spec: {components: [{name: c, image: img}]}}
+`;
+}
