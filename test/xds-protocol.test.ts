@@ -100,6 +100,25 @@ describe('ADS protocol (raw client): state of the world', function () {
     assert.match(JSON.stringify(rds.resources[0].decode()), new RegExp(cluster('c')));
   });
 
+  it('after a NACK, still holds routes naming a new cluster until the clusters sent since are answered', async () => {
+    world = await new World().start({ triggers: ['a'] });
+    const stream = world.client().sotw();
+    const clusters = await subscribe(stream, CDS);
+    await subscribe(stream, EDS, [cluster('a')]);
+    await subscribe(stream, RDS, ['ingress_http']);
+    world.set({ triggers: ['a', 'b'] });
+    const rejected = await stream.next();
+    assert.equal(rejected.type_url, CDS);
+    stream.send(sotwNack(rejected, clusters.version_info));
+    world.set({ triggers: ['a', 'c'] });
+    const cds = await stream.next();
+    assert.ok(names(cds).includes(cluster('c')), names(cds).join(', ')); // b stays until routes without it are ACKed
+    // Not answered yet: the routes naming c wait (before, a NACK let every later response count as answered).
+    stream.send({ type_url: LDS, node: { id: 'raw' } });
+    assert.equal((await stream.next()).type_url, LDS, 'no routes, and no second cluster response, before the clusters are answered');
+    assert.equal(world.ads.clients()[0].types[CDS].lastNack, undefined, 'the NACK was of an older response');
+  });
+
   it('keeps one response in flight per type: a client that has not answered gets only the newest routes when it does', async () => {
     world = await new World().start({ triggers: ['a'] });
     const stream = world.client().sotw();

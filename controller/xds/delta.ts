@@ -24,7 +24,7 @@ import { TypeUrl, type ResourceTypeUrl } from '../envoy/protos';
 import { ROUTE_CONFIG_NAME } from '../envoy/translate';
 import { EMPTY_RESOURCES, NO_NAMES, type Diff, type ResourceMap } from './shared';
 import type { EncodedResource, Snapshot, TypeSnapshot } from './snapshot';
-import { HELD_TYPES, XdsStream, type ClientStatus, type StreamHost, type TypeRecord } from './stream';
+import { awaitingAnswer, HELD_TYPES, XdsStream, type ClientStatus, type StreamHost, type TypeRecord } from './stream';
 
 /** What Envoy says of itself in every stream's first request (source/server/server.cc). */
 export interface NodeIdentity {
@@ -98,7 +98,7 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     if (!state) this.types.set(typeUrl, (state = { acked: true, wildcard: false, names: NO_NAMES, has: EMPTY_RESOURCES, overrides: new Map() }));
 
     let answered = false;
-    if (request.response_nonce && request.response_nonce === state.sentNonce && !state.acked && !state.nacked) {
+    if (request.response_nonce && request.response_nonce === state.sentNonce && awaitingAnswer(state)) {
       this.record(typeUrl, state, request.error_detail, undefined);
       answered = true;
     }
@@ -215,8 +215,6 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
   private sendDelta(typeUrl: ResourceTypeUrl, state: DeltaState, updated: readonly EncodedResource[], removed: readonly string[], shareAs?: Diff): void {
     const version = this.host.currentSnapshot()!.version;
     const response = this.host.shared.deltaResponse(typeUrl, version, updated, removed, state.sentNonce, shareAs);
-    // A new response supersedes a rejected one: the client will answer it.
-    state.nacked = undefined;
     this.send(typeUrl, state, response.bytes, response.nonce, version);
   }
 

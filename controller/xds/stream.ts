@@ -77,8 +77,8 @@ export interface TypeRecord {
   ackedVersion?: string;
   /** The last response sent was ACKed. */
   acked: boolean;
-  /** What the client rejected, kept until it ACKs something (and never sent again meanwhile); `nonce` of the rejected response. */
-  nacked?: { version: string; message: string; at: Date; nonce?: string };
+  /** What the client rejected in the last response sent, until another is sent (a rejected version is never sent again). */
+  nacked?: { version: string; message: string; at: Date };
 }
 
 /** Clusters and endpoints a client keeps until routes that no longer use them are ACKed. */
@@ -91,10 +91,11 @@ const ROUTE_TYPES: ReadonlySet<ResourceTypeUrl> = new Set([TypeUrl.RouteConfigur
 export interface AdsRequest {
   node?: { id?: string };
   type_url?: string;
+  response_nonce?: string;
 }
 
 /** A response of this type was sent and the client has answered neither ACK nor NACK. */
-function awaitingAnswer(state: TypeRecord): boolean {
+export function awaitingAnswer(state: TypeRecord): boolean {
   return state.sentNonce !== undefined && !state.acked && !state.nacked;
 }
 
@@ -108,8 +109,6 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   private readonly held = new Set<() => void>();
   private isClosed = false;
   private readonly unknownTypes = new Set<string>();
-  /** Writes handed to gRPC and not yet on the socket. */
-  private writing = 0;
   /** No write has completed for the send budget's stalled time: takes no budget until one does. */
   private stuck = false;
   private progressTimer?: NodeJS.Timeout;
@@ -130,6 +129,7 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     const typeUrl = request.type_url as ResourceTypeUrl;
     if (TYPE_ORDER.includes(typeUrl)) {
       this.handleType(typeUrl, request);
+      if (request.response_nonce) this.watchAnswers(); // an answer: the stall clock starts again
     } else {
       // Secrets, runtime, …: not served; said once, so a client waiting for them can be found.
       const shown = truncated(String(request.type_url ?? ''), MAX_TYPE_URL);
@@ -212,6 +212,8 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     state.sentVersion = version;
     state.sentNonce = nonce;
     state.acked = false;
+    // A new response supersedes a rejected one: the client will answer it.
+    state.nacked = undefined;
     if (!this.answerTimer) this.watchAnswers();
     this.outbox.push(bytes);
     if (!this.flush()) this.host.sendBudget.wait(this);
@@ -227,13 +229,13 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
       if (!release) return false;
       this.outbox.shift();
       this.held.add(release);
-      if (this.writing++ === 0) this.watchProgress();
+      if (this.held.size === 1) this.watchProgress();
       this.call.write(bytes, () => {
         this.held.delete(release);
-        release();
-        this.writing--;
         this.proven = true;
         this.watchProgress();
+        release();
+        // A stuck stream waits for this, not for budget: it goes on now.
         if (!this.flush()) this.host.sendBudget.wait(this);
       });
     }
@@ -248,7 +250,7 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   private watchProgress(): void {
     clearTimeout(this.progressTimer);
     this.stuck = false;
-    if (this.writing === 0 || this.isClosed) return;
+    if (this.held.size === 0 || this.isClosed) return;
     this.progressTimer = setTimeout(() => (this.stuck = true), this.host.sendBudget.stalledMs);
     this.progressTimer.unref();
   }
@@ -262,7 +264,10 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
   private watchAnswers(): void {
     clearTimeout(this.answerTimer);
     this.answerTimer = undefined;
-    if (this.isClosed || ![...this.types.values()].some(awaitingAnswer)) return;
+    if (this.isClosed) return;
+    let waiting = false;
+    for (const state of this.types.values()) waiting ||= awaitingAnswer(state);
+    if (!waiting) return;
     const { stallTimeoutMs } = this.host.limits;
     this.answerTimer = setTimeout(() => this.refuse(grpc.status.UNAVAILABLE, `stalled: the client answered no response for ${stallTimeoutMs / 1000} s`), stallTimeoutMs);
     this.answerTimer.unref();
@@ -275,22 +280,20 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     this.call.emit('error', { code, details: reason });
   }
 
-  /** Records an ACK or NACK of the last response; returns whether it was a NACK. */
-  protected record(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): boolean {
-    queueMicrotask(() => this.watchAnswers()); // once this answer is recorded
+  /** Records an ACK or NACK of the last response. */
+  protected record(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): void {
     if (errorDetail) {
-      // The same rejection repeated (same response nonce) is one NACK: logged and counted once.
-      if (state.nacked && state.nacked.nonce === state.sentNonce) return true;
+      // The same rejection repeated (the last response's nonce again) is one NACK: logged and counted once.
+      if (state.nacked) return;
       const message = truncated(errorDetail.message ?? '', MAX_NACK_MESSAGE);
-      state.nacked = { version: state.sentVersion ?? '', message, at: new Date(), nonce: state.sentNonce };
+      state.nacked = { version: state.sentVersion ?? '', message, at: new Date() };
       state.ackedVersion = version || state.ackedVersion;
       this.host.events.onNack?.(this.nodeId, typeUrl, state.nacked.version, message);
-      return true;
+      return;
     }
     state.acked = true;
     state.ackedVersion = version ?? state.sentVersion;
     state.nacked = undefined;
-    return false;
   }
 
   status(): ClientStatus {
