@@ -23,7 +23,8 @@ describe('controller process (file mode)', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-'));
     fs.writeFileSync(path.join(dir, 'a.yaml'), triggerYaml('a', 'a.example.com'));
-    child = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
+    // No periodic re-scan: every update below comes from a watch or a signal.
+    child = spawn(process.execPath, [MAIN, '--manifests', dir, '--rescan-interval', '0', '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
     logs = new ProcessLogs(child.stdout);
     const listening = await logs.first((l) => l.msg === 'wasm-control listening');
     admin = `http://${listening.admin as string}`;

@@ -172,6 +172,8 @@ describe('FileSource', function () {
     await holds(['b'], 'the recreated folder\'s content');
     fs.writeFileSync(path.join(folder, 'b.yaml'), trigger('c'));
     await holds(['c'], 'a write in the recreated folder');
+    fs.rmSync(folder, { recursive: true });
+    await eventually(async () => assert.equal(errors.filter(([file]) => file === folder).length, 2), 5_000, 'gone again: reported again');
   });
 
   it('never takes a file while it is being written: the routes of the part not yet written stay', async () => {
@@ -204,6 +206,22 @@ describe('FileSource', function () {
     fs.rmSync(path.join(dir, 'a.yaml'));
     await holds(['b'], 'the deleted file dropped');
     await s.close();
+  });
+
+  it('a re-scan reports nothing that a read has already seen (one resolve per change, not two)', async () => {
+    fs.writeFileSync(path.join(dir, 'a.yaml'), trigger('a'));
+    let changes = 0;
+    const s = new FileSource([dir], (file, reason) => errors.push([file, reason]), { settleMs: 50, rescanMs: 0 });
+    source = s;
+    await s.start(() => changes++);
+    fs.writeFileSync(path.join(dir, 'b.yaml'), trigger('b'));
+    await eventually(async () => assert.deepEqual(names(s.read()), ['a', 'b']), 5_000, 'the new file read');
+    const before = changes;
+    s.rescanNow();
+    assert.equal(changes, before, 'nothing new for the re-scan');
+    fs.writeFileSync(path.join(dir, 'c.yaml'), trigger('c'));
+    s.rescanNow();
+    assert.equal(changes, before + 1, 'a change not yet read is news');
   });
 
   it('keeps the last good content of a file that turns into an alias bomb, reporting it once', async () => {

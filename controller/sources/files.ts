@@ -52,6 +52,8 @@ export class FileSource implements Source {
   private recheck: NodeJS.Timeout | undefined;
   private rescan: NodeJS.Timeout | undefined;
   private scanSignature = '';
+  /** The files reported during the current read. */
+  private reportedNow = new Set<string>();
   private watching = false;
 
   constructor(
@@ -64,18 +66,16 @@ export class FileSource implements Source {
   }
 
   read(): ManifestObjects {
+    this.reportedNow = new Set();
     if (this.watching) this.armWatches(); // folders created (or replaced) since are watched at once
-    const seen = new Set<string>();
-    /** Files under a configured path that cannot be listed now: theirs are kept as they were. */
+    const { files: seen, problems, signature } = this.list();
+    // What this read saw is what the next re-scan compares with: a change already read is not news.
+    this.scanSignature = signature;
+    /** Configured paths that cannot be listed now: their files are kept as they were. */
     const unlisted: string[] = [];
-    for (const root of this.paths) {
-      try {
-        for (const f of manifestFiles([root])) seen.add(f);
-      } catch (err) {
-        if (!(err instanceof ManifestError)) throw err;
-        this.report(err.file, err.message);
-        unlisted.push(root);
-      }
+    for (const problem of problems) {
+      this.report(problem.file, problem.message);
+      unlisted.push(problem.file);
     }
     const now = Date.now();
     for (const file of [...this.lastGood.keys()]) {
@@ -93,6 +93,8 @@ export class FileSource implements Source {
       }
     }
     for (const file of seen) this.refresh(file, now);
+    // A problem not seen again is over: should it come back, it is reported again.
+    for (const file of [...this.reported.keys()]) if (!this.reportedNow.has(file)) this.reported.delete(file);
     const objects = emptyManifestObjects();
     for (const [file, { objects: list }] of this.lastGood) classifyObjects(file, list, objects);
     return objects;
@@ -115,18 +117,18 @@ export class FileSource implements Source {
       return;
     }
     try {
-      // A copy of the last good documents: a file that fails to parse keeps them untouched.
-      const documents: DocumentCache = new Map(this.lastGood.get(file)?.documents);
+      // The cache is replaced only once every document parsed: a file that fails keeps its last good ones.
+      const documents: DocumentCache = this.lastGood.get(file)?.documents ?? new Map();
       this.lastGood.set(file, { text, objects: parseManifestFile(file, text, documents), documents });
-      this.reported.delete(file);
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;
       this.report(file, err.message);
     }
   }
 
-  /** Each problem once, until the file reads well again. */
+  /** Each problem once, until a read no longer sees it. */
   private report(file: string, reason: string): void {
+    this.reportedNow.add(file);
     if (this.reported.get(file) === reason) return;
     this.reported.set(file, reason);
     this.onFileError(file, reason);
@@ -145,7 +147,7 @@ export class FileSource implements Source {
     this.onChange = onChange;
     this.watching = true;
     this.armWatches();
-    this.scanSignature = this.signature();
+    this.scanSignature = this.list().signature;
     if (this.rescanMs > 0) {
       this.rescan = setInterval(() => this.rescanNow(), this.rescanMs);
       this.rescan.unref();
@@ -155,7 +157,7 @@ export class FileSource implements Source {
   /** Re-arms watches on replaced or new folders, and reports a change the watches missed (any, with `force`). */
   rescanNow(force = false): void {
     this.armWatches();
-    const signature = this.signature();
+    const { signature } = this.list();
     if (force || signature !== this.scanSignature) {
       this.scanSignature = signature;
       this.onChange();
@@ -206,20 +208,28 @@ export class FileSource implements Source {
     }
   }
 
-  /** What a re-scan compares: every manifest file's path, size and modification time. */
-  private signature(): string {
+  /**
+   * The manifest files under the configured paths, the paths that cannot be listed, and what a
+   * re-scan compares: every file's path, size and modification time.
+   */
+  private list(): { files: Set<string>; problems: ManifestError[]; signature: string } {
+    const files = new Set<string>();
+    const problems: ManifestError[] = [];
     const parts: string[] = [];
     for (const root of this.paths) {
       try {
-        for (const f of manifestFiles([root])) {
-          const stat = fs.statSync(f);
-          parts.push(`${f}:${stat.size}:${stat.mtimeMs}`);
+        for (const file of manifestFiles([root])) {
+          files.add(file);
+          const stat = fs.statSync(file, { throwIfNoEntry: false });
+          parts.push(`${file}:${stat?.size}:${stat?.mtimeMs}`);
         }
-      } catch {
+      } catch (err) {
+        if (!(err instanceof ManifestError)) throw err;
+        problems.push(err);
         parts.push(`${root}:missing`);
       }
     }
-    return parts.join('\n');
+    return { files, problems, signature: parts.join('\n') };
   }
 
   async close(): Promise<void> {
@@ -231,11 +241,12 @@ export class FileSource implements Source {
   }
 }
 
-/** A folder and every folder below it (hidden ones included: a ConfigMap volume keeps its files in `..data/`). */
+/** A folder and the folders below it that manifestFiles reads: hidden ones skipped, symbolic links followed. */
 function folders(root: string): string[] {
   const found = [root];
-  for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
-    if (entry.isDirectory()) found.push(...folders(path.join(root, entry.name)));
+  for (const entry of fs.readdirSync(root)) {
+    const child = path.join(root, entry);
+    if (!entry.startsWith('.') && fs.statSync(child, { throwIfNoEntry: false })?.isDirectory()) found.push(...folders(child));
   }
   return found;
 }
