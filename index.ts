@@ -268,7 +268,7 @@ async function buildProgram(config: ProgramConfig, held: pulumi.CustomResourceOp
   let provider = cluster.provider;
   if (config.istio.install) {
     const istio = installIstio(provider, config.istio, config.charts);
-    // The ControlPlane reads Istio's Gateway CRD as a precondition: through this provider, only after Istio is installed.
+    // Everything of the ControlPlane goes through this provider, so it waits for Istio (its CRDs first of all).
     provider = new k8s.Provider('after-istio', { kubeconfig: config.clusterKind === ClusterKind.Eks ? cluster.kubeconfig : config.kubeconfigPath, context: config.kubeconfigContext }, { dependsOn: istio });
   }
 

@@ -65,7 +65,7 @@ describe('the Pulumi program under mocks, per stack', function () {
   it('has the three stack files, each setting only declared or documented keys', () => {
     assert.deepEqual([...STACKS].sort(), ['dev', 'prod', 'staging']);
     const project = YAML.parse(fs.readFileSync(path.join(packageRoot(), 'Pulumi.yaml'), 'utf8'));
-    const structured = ['kubeconfigPath', 'kubeconfigContext', 'eks', 'istio', 'envoyService', 'controllerImage', 'imageRepository', 'image', 'perses', 'hostGroups', 'workloads'];
+    const structured = ['kubeconfigPath', 'kubeconfigContext', 'eks', 'istio', 'envoyService', 'controllerImage', 'imageRepository', 'image', 'perses', 'hostGroups', 'workloads', 'charts'];
     for (const stack of STACKS) {
       for (const key of Object.keys(stackConfig(stack))) {
         const [namespace, name] = key.split(':');
@@ -79,6 +79,37 @@ describe('the Pulumi program under mocks, per stack', function () {
     const project = YAML.parse(fs.readFileSync(path.join(packageRoot(), 'Pulumi.yaml'), 'utf8'));
     const declared = Object.fromEntries(Object.entries<any>(project.config).map(([k, d]) => [k, d.default]));
     assert.deepEqual(declared, program().defaults);
+  });
+
+  describe('wasm-control:charts (charts from a local directory or a mirror)', () => {
+    const withCharts = (charts: unknown, extra: Record<string, unknown> = {}) =>
+      underMocks({ stack: 'dev', config: { ...stackConfig('dev'), 'wasm-control:charts': JSON.stringify(charts), ...extra } }, () => program()());
+
+    it('takes each chart from where the setting says: a local path, an OCI mirror, a Helm repository mirror', async () => {
+      const { registered } = await withCharts({
+        runtime: { path: 'test/charts/runtime-operator' },
+        traefik: { repository: 'oci://mirror.example.com/charts' },
+        perses: { repository: 'https://mirror.example.com/helm' },
+      });
+      const charts = registered.filter((x) => x.type === 'kubernetes:helm.sh/v4:Chart').map((x) => [x.inputs.chart, x.inputs.version ?? null, x.inputs.repositoryOpts?.repo ?? null]);
+      assert.deepEqual(charts.sort(), [
+        [path.resolve('test/charts/runtime-operator'), null, null],
+        ['oci://mirror.example.com/charts/traefik', '37.3.0', null],
+        ['perses', '0.19.2', 'https://mirror.example.com/helm'],
+      ].sort());
+    });
+
+    const refusals: [string, unknown, Record<string, unknown>, RegExp][] = [
+      ['an unknown chart', { nginx: { path: 'x' } }, {}, /config wasm-control:charts\.nginx is not a chart of this program: use runtime, traefik, perses, istioBase, istiod, istioGateway, loadBalancerController/],
+      ['a chart for a part the stack does not install', { istiod: { repository: 'oci://mirror.example.com/istio' } }, {}, /config wasm-control:charts\.istiod is set but wasm-control:istio\.install is not true, so that chart is not installed: remove it/],
+      ['the Perses chart given twice', { perses: { path: 'test/charts/perses' } }, { 'wasm-control:perses': JSON.stringify({ chart: { path: 'test/charts/perses' } }) }, /config wasm-control:charts\.perses and wasm-control:perses\.chart are both set: keep one/],
+      ['a path that holds no chart', { runtime: { path: 'test' } }, {}, /ControlPlane argument `runtime\.chart` path "test" .* is not a chart/],
+    ];
+    for (const [what, charts, extra, message] of refusals) {
+      it(`refuses ${what}, saying which setting and the fix`, async () => {
+        await assert.rejects(withCharts(charts, extra), message);
+      });
+    }
   });
 
   describe('dev: existing kind cluster, Traefik, hello-world', () => {
