@@ -6,6 +6,7 @@ import { Pipeline } from '../controller/pipeline';
 import { SnapshotBuilder, SOTW_TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
 import { machine, median, mib } from './stats';
+import { benchKubernetes } from './kubernetes';
 import { benchXds } from './xds';
 
 function time(f: () => void): number {
@@ -68,11 +69,18 @@ function benchRoutingCore(count: number): void {
   );
 }
 
-function main(): void {
+async function main(): Promise<void> {
   console.log(`wasm-control bench — ${machine()}`);
   console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
   for (const count of [1000, 10000]) benchRoutingCore(count);
-  void benchXds();
+  await benchXds();
+  await benchKubernetes([1000, 10000]);
 }
 
-main();
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -11,7 +11,6 @@
  * start costs seconds): each step names what it proves.
  */
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,29 +20,22 @@ import { HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
 import { TRIGGER_LABEL } from '../../controller/api/types';
 import { packageRoot } from '../../controller/package-root';
 import { SHUTDOWN_GRACE_MS } from '../../controller/xds/server';
+import { podEnvironment, spawnController, type ControllerProcess } from '../support/controller-process';
 import { trigger } from '../support/fixtures';
 import { eventually } from '../support/eventually';
 import { backend, call, xdsClient } from '../support/grpc-backend';
-import { ProcessLogs } from '../support/process-logs';
-import { RealCluster } from '../support/real-cluster';
+import { CONTROLLER_ACCOUNT, RealCluster } from '../support/real-cluster';
 import { RUNTIME_CRDS_PATH } from '../support/runtime-crds';
 
 const ROOT = packageRoot();
-const MAIN = path.join(__dirname, '../../controller/main.js');
 const NAMESPACE = 'cosmonic-system';
-const ACCOUNT = 'wasm-control-controller';
-const USERNAME = `system:serviceaccount:${NAMESPACE}:${ACCOUNT}`;
+const USERNAME = `system:serviceaccount:${NAMESPACE}:${CONTROLLER_ACCOUNT}`;
 const RUNTIME = { group: 'runtime.wasmcloud.dev', version: 'v1alpha1' };
 
 type Obj = Record<string, any>;
 
-interface Replica {
+interface Replica extends ControllerProcess {
   name: string;
-  child: ChildProcessWithoutNullStreams;
-  logs: ProcessLogs;
-  xds: string;
-  admin: string;
-  exited: Promise<number | null>;
 }
 
 describe('real API server: the controller as its ServiceAccount', function () {
@@ -62,21 +54,9 @@ describe('real API server: the controller as its ServiceAccount', function () {
   const waitFor = (what: string, condition: string, timeoutSeconds = 10, namespace = 'default') => kubectl('wait', `--for=${condition}`, `--timeout=${timeoutSeconds}s`, '-n', namespace, what);
 
   async function startReplica(name: string): Promise<Replica> {
-    // As in a pod: KUBERNETES_SERVICE_HOST makes the Kubernetes source the default; KUBECONFIG, which
-    // loadFromDefault prefers to the in-cluster files, holds the ServiceAccount's token.
-    const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, KUBERNETES_SERVICE_HOST: '10.0.0.1', POD_NAME: name, POD_NAMESPACE: NAMESPACE, NATS_URL: '' };
-    delete env.SOURCE;
-    const child = spawn(process.execPath, [MAIN, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0'], { env });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const logs = new ProcessLogs(child.stdout);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const replica: Replica = { name, child, logs, exited, xds: '', admin: '' };
+    const replica = { name, ...(await spawnController([], podEnvironment(kubeconfig, name, NAMESPACE))) };
     replicas.push(replica);
-    const listening = await logs.first((l) => l.msg === 'wasm-control listening').catch((err: Error) => {
-      throw new Error(`replica ${name} did not start: ${err.message} ${stderr}`);
-    });
-    return Object.assign(replica, { xds: listening.xds as string, admin: listening.admin as string });
+    return replica;
   }
 
   async function routes(replica: Replica): Promise<{ trigger: string; host: string; path: string }[]> {
@@ -121,14 +101,8 @@ describe('real API server: the controller as its ServiceAccount', function () {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-e2e-'));
     cluster = await RealCluster.start({ crds: [path.join(ROOT, HTTPTRIGGER_CRD_PATH), path.join(ROOT, RUNTIME_CRDS_PATH)] });
     custom = cluster.adminConfig().makeApiClient(CustomObjectsApi);
-    await kubectl('create', 'namespace', NAMESPACE);
     await kubectl('create', 'namespace', 'wasmcloud');
-    await kubectl('create', 'serviceaccount', ACCOUNT, '-n', NAMESPACE);
-    // Exactly controller/rbac.yaml, bound to the ServiceAccount as the Pulumi ControlPlane binds it.
-    await kubectl('apply', '--server-side', '-n', NAMESPACE, '-f', path.join(ROOT, 'controller/rbac.yaml'));
-    await kubectl('create', 'clusterrolebinding', ACCOUNT, `--clusterrole=${ACCOUNT}`, `--serviceaccount=${NAMESPACE}:${ACCOUNT}`);
-    await kubectl('create', 'rolebinding', `${ACCOUNT}-leader-election`, '-n', NAMESPACE, `--role=${ACCOUNT}-leader-election`, `--serviceaccount=${NAMESPACE}:${ACCOUNT}`);
-    kubeconfig = await cluster.serviceAccountKubeconfig(NAMESPACE, ACCOUNT);
+    kubeconfig = await cluster.controllerAccount(NAMESPACE);
     for (const name of ['a', 'b']) backends.push(await backend(name));
     await runtimeObject('hosts', hostObject('host-a', backends[0].port));
     await runtimeObject('hosts', hostObject('host-b', backends[1].port));

@@ -11,7 +11,8 @@
  * the same cluster, as the ServiceAccount the program created.
  */
 import * as assert from 'node:assert/strict';
-import { CONTROL_PLANE_NAMESPACE as NAMESPACE, type ControllerProcess, e2eStackSettings, e2eWorkloads, ENVOY_NODE_PORT as NODE_PORT, standInChart, startController } from '../support/e2e-stack';
+import type { ControllerProcess } from '../support/controller-process';
+import { CONTROL_PLANE_NAMESPACE as NAMESPACE, e2eStackSettings, e2eWorkloads, ENVOY_NODE_PORT as NODE_PORT, standInChart, startController } from '../support/e2e-stack';
 import { eventually } from '../support/eventually';
 import { ProgramStack } from '../support/pulumi-program';
 import { RealCluster } from '../support/real-cluster';

@@ -4,11 +4,10 @@
  * (test/local-up.ts): its stack settings, and the controller run as a process
  * against that cluster as the ServiceAccount the program creates.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
 import { packageRoot } from '../../controller/package-root';
-import { ProcessLogs } from './process-logs';
-import type { RealCluster } from './real-cluster';
+import { podEnvironment, spawnController, type ControllerProcess } from './controller-process';
+import { CONTROLLER_ACCOUNT, type RealCluster } from './real-cluster';
 
 export const CHARTS = path.join(packageRoot(), 'test/charts');
 export const CONTROL_PLANE_NAMESPACE = 'cosmonic-system';
@@ -62,27 +61,11 @@ export function e2eStackSettings(kubeconfigPath: string, helloPath = '/'): Setti
   };
 }
 
-export interface ControllerProcess {
-  child: ChildProcessWithoutNullStreams;
-  xds: string;
-  admin: string;
-  exited: Promise<unknown>;
-}
-
 /**
  * The controller (`--source kubernetes`) as the ServiceAccount the ControlPlane created, with a
  * token from the TokenRequest API, as in its pod; resolves once it serves.
  */
 export async function startController(cluster: RealCluster, addresses = { xds: '127.0.0.1:0', admin: '127.0.0.1:0' }): Promise<ControllerProcess> {
-  const kubeconfig = await cluster.serviceAccountKubeconfig(CONTROL_PLANE_NAMESPACE, 'wasm-control-controller');
-  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, POD_NAME: 'local', POD_NAMESPACE: CONTROL_PLANE_NAMESPACE, NATS_URL: '' };
-  const main = path.join(packageRoot(), 'dist/controller/main.js');
-  const child = spawn(process.execPath, [main, '--source', 'kubernetes', '--xds-address', addresses.xds, '--admin-address', addresses.admin], { env });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const listening = await new ProcessLogs(child.stdout).first((l) => l.msg === 'wasm-control listening').catch((err: Error) => {
-    throw new Error(`the controller did not start: ${err.message} ${stderr}`);
-  });
-  return { child, xds: listening.xds as string, admin: listening.admin as string, exited };
+  const kubeconfig = await cluster.serviceAccountKubeconfig(CONTROL_PLANE_NAMESPACE, CONTROLLER_ACCOUNT);
+  return spawnController(['--source', 'kubernetes', '--xds-address', addresses.xds, '--admin-address', addresses.admin], podEnvironment(kubeconfig, 'local', CONTROL_PLANE_NAMESPACE));
 }

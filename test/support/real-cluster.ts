@@ -63,6 +63,9 @@ interface Started {
   log: string;
 }
 
+/** The controller's ServiceAccount, ClusterRole and (with `-leader-election`) Role, as controller/rbac.yaml names them. */
+export const CONTROLLER_ACCOUNT = 'wasm-control-controller';
+
 /** Nodes kwok manages carry this annotation. */
 const KWOK_ANNOTATION = 'kwok.x-k8s.io/node';
 
@@ -332,15 +335,46 @@ export class RealCluster {
     return file;
   }
 
+  /**
+   * The controller's ServiceAccount in `namespace` (created with it), bound to exactly
+   * controller/rbac.yaml as the ControlPlane binds it; returns a kubeconfig holding its token.
+   */
+  async controllerAccount(namespace: string): Promise<string> {
+    const account = CONTROLLER_ACCOUNT;
+    await this.kubectlOk(['create', 'namespace', namespace]);
+    await this.kubectlOk(['create', 'serviceaccount', account, '-n', namespace]);
+    await this.kubectlOk(['apply', '--server-side', '-n', namespace, '-f', path.join(packageRoot(), 'controller/rbac.yaml')]);
+    await this.kubectlOk(['create', 'clusterrolebinding', account, `--clusterrole=${account}`, `--serviceaccount=${namespace}:${account}`]);
+    await this.kubectlOk(['create', 'rolebinding', `${account}-leader-election`, '-n', namespace, `--role=${account}-leader-election`, `--serviceaccount=${namespace}:${account}`]);
+    return this.serviceAccountKubeconfig(namespace, account);
+  }
+
   /** What the API server recorded of the requests made by ServiceAccounts (written before each response). */
   auditEvents(username?: string): AuditEvent[] {
-    if (!fs.existsSync(this.auditLog)) return [];
-    return fs
-      .readFileSync(this.auditLog, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as AuditEvent)
-      .filter((e) => !username || e.user.username === username);
+    return this.auditEventsFrom(0, username).events;
+  }
+
+  /** The audit events recorded after byte `from` of the log, and the byte to read on from next time. */
+  auditEventsFrom(from: number, username?: string): { events: AuditEvent[]; end: number } {
+    if (!fs.existsSync(this.auditLog)) return { events: [], end: from };
+    const fd = fs.openSync(this.auditLog, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const bytes = Buffer.alloc(Math.max(0, size - from));
+      fs.readSync(fd, bytes, 0, bytes.length, from);
+      // Only whole lines: the API server may be writing the next one.
+      const complete = bytes.lastIndexOf(10) + 1;
+      const events = bytes
+        .subarray(0, complete)
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as AuditEvent)
+        .filter((e) => !username || e.user.username === username);
+      return { events, end: from + complete };
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Stops the processes (newest first) and removes the files. */
