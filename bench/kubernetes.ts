@@ -16,12 +16,10 @@ import * as path from 'node:path';
 import { CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type Informer, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import { HTTPTRIGGER_CRD_PATH } from '../controller/api/schema';
 import { TRIGGER_LABEL } from '../controller/api/types';
-import { TypeUrl } from '../controller/envoy/protos';
-import { virtualHostResourceName } from '../controller/envoy/translate';
 import { packageRoot } from '../controller/package-root';
-import { AdsClient, deltaAck, envoyNode } from '../test/support/ads-client';
 import { podEnvironment, spawnController, type ControllerProcess } from '../test/support/controller-process';
 import { CONTROLLER_ACCOUNT, RealCluster, type AuditEvent } from '../test/support/real-cluster';
+import { servedAfter } from '../test/support/route-watch';
 import { RUNTIME_CRDS_PATH } from '../test/support/runtime-crds';
 import { machine, mib } from './stats';
 
@@ -188,16 +186,11 @@ async function stop(controller: ControllerProcess): Promise<void> {
 }
 
 /** Edits one trigger's host and image; resolves with the ms until an xDS client holds the new host's routes. */
-async function editOne(kc: KubeConfig, controller: ControllerProcess, i: number): Promise<number> {
+function editOne(kc: KubeConfig, controller: ControllerProcess, i: number): Promise<number> {
   const host = `edited-${i}.example.com`;
-  const name = virtualHostResourceName(host);
-  const ads = new AdsClient(Number(controller.xds.split(':').pop()));
-  const stream = ads.delta();
-  try {
-    stream.send({ type_url: TypeUrl.VirtualHost, resource_names_subscribe: [name], node: envoyNode('bench-edit', 38) });
-    const custom = kc.makeApiClient(CustomObjectsApi);
-    const start = performance.now();
-    await custom.patchNamespacedCustomObject(
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  return servedAfter(controller.xds, host, () =>
+    custom.patchNamespacedCustomObject(
       {
         ...CONTROL,
         namespace: `team-${i % TEAMS}`,
@@ -206,16 +199,8 @@ async function editOne(kc: KubeConfig, controller: ControllerProcess, i: number)
         body: { spec: { ingress: { host }, template: { spec: { components: [{ name: 'http', image: `registry.example.com/app-${i}:1.0.1` }] } } } },
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    for (;;) {
-      const response = await stream.next(30_000);
-      stream.send(deltaAck(response));
-      if (response.resources.some((r) => r.name === name)) return performance.now() - start;
-    }
-  } finally {
-    stream.cancel();
-    ads.close();
-  }
+    ),
+  );
 }
 
 async function benchCount(count: number): Promise<void> {

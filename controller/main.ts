@@ -9,6 +9,7 @@ import pino from 'pino';
 import { splitHostPort } from './address';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
+import { DEFAULT_WORKERS } from './reconcile/reconciler';
 import { FileSource } from './sources/files';
 
 const USAGE = `usage: node dist/controller/main.js [options]
@@ -20,6 +21,11 @@ const USAGE = `usage: node dist/controller/main.js [options]
   --nats-url <url>            kubernetes mode: the runtime's NATS, for host heartbeats and the placement check (env NATS_URL;
                               mTLS from NATS_CA_FILE, NATS_CERT_FILE, NATS_KEY_FILE)
   --leader-election-namespace <ns>  namespace of the Lease (env POD_NAMESPACE; default the kubeconfig's namespace)
+  --reconcile-workers <n>     kubernetes mode: triggers whose WorkloadDeployment, status and Events are written at once
+                              (env RECONCILE_WORKERS; default 16)
+  --kube-api-qps <n>          kubernetes mode: client-side limit on writes per second, 0 for none (env KUBE_API_QPS;
+                              default 0, as controller-runtime: the API server's priority and fairness limits us)
+  --kube-api-burst <n>        kubernetes mode: writes allowed at once above --kube-api-qps (env KUBE_API_BURST; default 2 × qps)
   --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:18000)
   --admin-address <host:port> admin HTTP address: /healthz, /readyz, /metrics (env ADMIN_ADDRESS; default 127.0.0.1:9902)
   --debug-address <host:port> the /debug/* views (env DEBUG_ADDRESS; default: the admin address when that is loopback,
@@ -37,6 +43,9 @@ async function main(): Promise<void> {
       namespaces: { type: 'string' },
       'nats-url': { type: 'string' },
       'leader-election-namespace': { type: 'string' },
+      'reconcile-workers': { type: 'string' },
+      'kube-api-qps': { type: 'string' },
+      'kube-api-burst': { type: 'string' },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
       'debug-address': { type: 'string' },
@@ -79,6 +88,10 @@ async function main(): Promise<void> {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
     const natsUrl = values['nats-url'] ?? process.env.NATS_URL;
+    const qps = count('--kube-api-qps', values['kube-api-qps'] ?? process.env.KUBE_API_QPS ?? '0');
+    const burst = count('--kube-api-burst', values['kube-api-burst'] ?? process.env.KUBE_API_BURST ?? String(Math.max(1, 2 * qps)));
+    const workers = count('--reconcile-workers', values['reconcile-workers'] ?? process.env.RECONCILE_WORKERS ?? String(DEFAULT_WORKERS));
+    if (workers < 1) throw new Error(`--reconcile-workers ${workers}: give at least 1`);
     const running = new KubernetesController({
       kubeConfig,
       log,
@@ -91,6 +104,7 @@ async function main(): Promise<void> {
         namespace: values['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default',
         name: 'wasm-control-controller',
       },
+      reconcile: { workers, ...(qps > 0 ? { rateLimit: { qps, burst: Math.max(1, burst) } } : {}) },
       nats: natsUrl
         ? { url: natsUrl, tls: { caFile: process.env.NATS_CA_FILE, certFile: process.env.NATS_CERT_FILE, keyFile: process.env.NATS_KEY_FILE } }
         : undefined,
@@ -122,6 +136,12 @@ async function main(): Promise<void> {
 /** A flag's value in seconds (0 or more); a clear error otherwise. */
 function seconds(flag: string, value: string): number {
   if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`${flag} ${value}: give seconds, e.g. 10`);
+  return Number(value);
+}
+
+/** A flag's value as a whole number (0 or more); a clear error otherwise. */
+function count(flag: string, value: string): number {
+  if (!/^\d+$/.test(value)) throw new Error(`${flag} ${value}: give a whole number, e.g. 16`);
   return Number(value);
 }
 

@@ -10,6 +10,8 @@ export const TRIGGER_API_VERSION = 'control.cosmonic.io/v1alpha1';
 export const RUNTIME_API_VERSION = 'runtime.wasmcloud.dev/v1alpha1';
 /** Label on a trigger's Workloads (set on the WorkloadDeployment template) naming the trigger. */
 export const TRIGGER_LABEL = 'control.cosmonic.io/httptrigger';
+/** On a trigger's WorkloadDeployment: hash of the configuration last applied, to tell our changes from the runtime's defaults. */
+export const APPLIED_HASH_ANNOTATION = 'control.cosmonic.io/applied-hash';
 
 export interface ObjectMeta {
   name: string;

@@ -15,6 +15,8 @@ import { triggerStatus } from './status';
 export interface TriggerFacts {
   /** The trigger as stored (status and resourceVersion included). */
   trigger: HTTPTrigger;
+  /** The same trigger at the same generation as the pipeline read it, whose validation is memoized; default `trigger`. */
+  validated?: HTTPTrigger;
   /** Why the pipeline skipped it (Invalid, UnsupportedPathType or Conflict); absent when admitted. */
   rejection?: Diagnostic;
   /** Endpoints serving it in the routing model. */
@@ -49,7 +51,7 @@ export function decideTrigger(facts: TriggerFacts): TriggerDecision {
   const { trigger } = facts;
   const key = objectKey({ namespace: trigger.metadata.namespace ?? 'default', name: trigger.metadata.name });
   // Memoized per object: the resolver checked this same object already.
-  const check = checkedHTTPTrigger(trigger);
+  const check = checkedHTTPTrigger(facts.validated ?? trigger);
   const rejection = facts.rejection ?? (check.ok ? undefined : check.diagnostic);
   const desired = check.ok ? desiredWorkloadDeployment(check.trigger.source, check.trigger.upstreamHost) : undefined;
   const foreign = desired && facts.deployment && !isOwnedBy(facts.deployment, trigger.metadata.uid);

@@ -6,8 +6,6 @@
 import { RUNTIME_API_VERSION, TRIGGER_API_VERSION, TRIGGER_LABEL, type HostInterface, type HTTPTrigger, type WorkloadDeployment } from '../api/types';
 
 export const FIELD_MANAGER = 'wasm-control';
-/** Hash of the configuration last applied, to tell our changes from the runtime's defaults. */
-export const APPLIED_HASH_ANNOTATION = 'control.cosmonic.io/applied-hash';
 
 /**
  * The WorkloadDeployment behind a (schema-validated, defaulted) trigger, owned by

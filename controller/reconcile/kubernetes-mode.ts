@@ -10,7 +10,7 @@ import { Controller } from '../controller';
 import { HeartbeatMonitor, type HeartbeatOptions } from '../placement/heartbeats';
 import { KubernetesSource } from '../sources/kubernetes';
 import { LeaderElector, type LeaderElectionOptions } from './leader';
-import { Reconciler } from './reconciler';
+import { Reconciler, type ReconcilerOptions } from './reconciler';
 
 export interface KubernetesModeOptions {
   kubeConfig: KubeConfig;
@@ -25,6 +25,8 @@ export interface KubernetesModeOptions {
   nats?: Pick<HeartbeatOptions, 'url' | 'tls' | 'settleMs'>;
   backoff?: { initialMs: number; maxMs: number };
   resyncMs?: number;
+  /** Write workers and the client-side rate limit (see ReconcilerOptions). */
+  reconcile?: Pick<ReconcilerOptions, 'workers' | 'rateLimit'>;
   holdOffMs?: number;
 }
 
@@ -39,7 +41,7 @@ export class KubernetesController {
   constructor(options: KubernetesModeOptions) {
     const { kubeConfig, log } = options;
     this.log = log;
-    this.source = new KubernetesSource({ kubeConfig, namespaces: options.namespaces, log, backoff: options.backoff });
+    this.source = new KubernetesSource({ kubeConfig, namespaces: options.namespaces, log, backoff: options.backoff, onStoredChange: (key) => this.reconciler.touch(key) });
     if (options.nats) {
       this.heartbeats = new HeartbeatMonitor({ ...options.nats, log, onChange: () => this.reconciler.kick() });
     } else {
@@ -61,6 +63,7 @@ export class KubernetesController {
       identity: options.identity,
       heartbeats: this.heartbeats,
       resyncMs: options.resyncMs,
+      ...options.reconcile,
     });
     this.controller = new Controller({
       source: this.source,

@@ -8,11 +8,17 @@
  * with exponential backoff, resuming from the last resourceVersion. Its cache
  * keeps every object (and its identity) while the API server is unreachable,
  * so the controller keeps serving the last snapshot.
+ *
+ * What is cached is trimmed to what the controller reads (no `managedFields`, no
+ * annotations but the applied-hash one), as controller-runtime's default cache
+ * transform does: on a real API server `managedFields` are most of an object.
+ * Changes that cannot change a route (a trigger's status, any WorkloadDeployment)
+ * go to `onStoredChange` for the reconciler instead of causing a resolve.
  */
 import { CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { validateSchema, type SchemaKind } from '../api/schema';
-import { objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
+import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
 import type { ManifestDiagnostic } from './manifests';
 import type { Source, SourceObjects } from './source';
 
@@ -41,6 +47,11 @@ export interface KubernetesSourceOptions {
   log: Logger;
   /** Restart delay after an error: doubles from `initialMs` up to `maxMs` (defaults 500 ms, 30 s). */
   backoff?: { initialMs: number; maxMs: number };
+  /**
+   * A stored HTTPTrigger or WorkloadDeployment changed in a way no route depends on (a status, a
+   * WorkloadDeployment's anything): the reconciler's business only, so no resolve follows.
+   */
+  onStoredChange?: (key: string) => void;
 }
 
 /**
@@ -59,7 +70,7 @@ class BookmarkWatch extends Watch {
 
   override async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: Parameters<Watch['watch']>[2], done: Parameters<Watch['watch']>[3]) {
     if (this.isClosed()) return new AbortController();
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, object, watchObject) => callback(phase, cached(object), watchObject), done);
   }
 }
 
@@ -77,6 +88,12 @@ export class KubernetesSource implements Source {
   private readonly informers: Informer[] = [];
   /** Validated copies of runtime objects, by the raw object they came from (keeps identity across reads). */
   private readonly validated = new WeakMap<object, { ok: true; value: unknown } | { ok: false; diagnostic: ManifestDiagnostic }>();
+  /**
+   * Each trigger as the pipeline last read it. A trigger stored anew with the same uid and
+   * generation (its status written) routes the same: the pipeline keeps the object it has, so
+   * nothing is validated or resolved again.
+   */
+  private routed = new Map<string, KubernetesObject>();
   private closed = false;
   private markSynced = () => {};
   /** Pending reconnect delays, cut short by close() so no timer outlives the source. */
@@ -96,16 +113,19 @@ export class KubernetesSource implements Source {
       for (const namespace of resource.namespaced ? namespaces : [undefined]) {
         const { group, version, plural, labelSelector } = resource;
         const path = `/apis/${group}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
-        const list = () =>
-          (namespace
+        const list = async () => {
+          const listed = (await (namespace
             ? api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector })
-            : api.listClusterCustomObject({ group, version, plural, labelSelector })) as Promise<KubernetesListObject<KubernetesObject>>;
+            : api.listClusterCustomObject({ group, version, plural, labelSelector }))) as KubernetesListObject<KubernetesObject>;
+          listed.items = listed.items.map(cached);
+          return listed;
+        };
         const listWatch = new ListWatch<KubernetesObject>(path, new BookmarkWatch(kubeConfig, () => this.closed), list, false, labelSelector, undefined, {
           delayFn: (ms: number) => this.delay(ms),
         });
         const informer: Informer = { resource, path, namespace, listWatch, synced: false, failures: 0 };
         this.informers.push(informer);
-        for (const verb of ['add', 'update', 'delete'] as const) listWatch.on(verb, () => onChange());
+        for (const verb of ['add', 'update', 'delete'] as const) listWatch.on(verb, (object: KubernetesObject) => this.changed(resource.kind, verb, object, onChange));
         listWatch.on('error', (err: unknown) => this.restartLater(informer, path, err, checkSynced));
       }
     }
@@ -113,6 +133,13 @@ export class KubernetesSource implements Source {
     await Promise.all(this.informers.map((i) => this.startInformer(i, checkSynced)));
     // Serving before every kind is listed would push a partial routing table to Envoy.
     await allSynced;
+  }
+
+  private changed(kind: Resource['kind'], verb: 'add' | 'update' | 'delete', object: KubernetesObject, onChange: () => void): void {
+    const key = objectKey({ namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' });
+    const routesTheSame = kind === 'WorkloadDeployment' || (kind === 'HTTPTrigger' && verb === 'update' && sameRoutes(this.routed.get(key), object));
+    if (routesTheSame) this.options.onStoredChange?.(key);
+    else onChange();
   }
 
   private async startInformer(informer: Informer, checkSynced: () => void): Promise<void> {
@@ -148,11 +175,16 @@ export class KubernetesSource implements Source {
 
   read(): SourceObjects {
     const objects: SourceObjects = { triggers: [], workloadDeployments: [], workloads: [], hosts: [], diagnostics: [] };
+    const routed = new Map<string, KubernetesObject>();
     for (const informer of this.informers) {
       for (const raw of informer.listWatch.list()) {
         const kind = informer.resource.kind;
         if (kind === 'HTTPTrigger') {
-          objects.triggers.push(raw);
+          const key = objectKey({ namespace: raw.metadata?.namespace, name: raw.metadata?.name ?? '' });
+          const last = this.routed.get(key);
+          const trigger = last && sameRoutes(last, raw) ? last : raw;
+          routed.set(key, trigger);
+          objects.triggers.push(trigger);
           continue;
         }
         const checked = this.validate(kind, raw);
@@ -162,6 +194,7 @@ export class KubernetesSource implements Source {
         else objects.hosts.push(checked.value as Host);
       }
     }
+    this.routed = routed;
     return objects;
   }
 
@@ -173,6 +206,19 @@ export class KubernetesSource implements Source {
   /** The WorkloadDeployment as stored, for the reconciler. */
   workloadDeployment(namespace: string, name: string): WorkloadDeployment | undefined {
     return this.find('WorkloadDeployment', namespace, name) as WorkloadDeployment | undefined;
+  }
+
+  /** Every valid WorkloadDeployment as stored now (the reconciler's placement check of plain ones). */
+  workloadDeployments(): WorkloadDeployment[] {
+    const found: WorkloadDeployment[] = [];
+    for (const informer of this.informers) {
+      if (informer.resource.kind !== 'WorkloadDeployment') continue;
+      for (const raw of informer.listWatch.list()) {
+        const checked = this.validate('WorkloadDeployment', raw);
+        if (checked.ok) found.push(checked.value as WorkloadDeployment);
+      }
+    }
+    return found;
   }
 
   async close(): Promise<void> {
@@ -218,4 +264,22 @@ export class KubernetesSource implements Source {
     }
     return checked;
   }
+}
+
+/**
+ * What the cache keeps of an object: no `managedFields` (on a real API server, most of an
+ * object's bytes) and, of the annotations, only the applied hash the reconciler compares.
+ */
+function cached(object: KubernetesObject): KubernetesObject {
+  const metadata = object.metadata;
+  if (!metadata) return object;
+  const { managedFields: _managedFields, annotations, ...kept } = metadata;
+  const hash = annotations?.[APPLIED_HASH_ANNOTATION];
+  return { ...object, metadata: hash === undefined ? kept : { ...kept, annotations: { [APPLIED_HASH_ANNOTATION]: hash } } };
+}
+
+/** The same trigger at the same generation: its spec, name and creation time, all a route depends on, are unchanged. */
+function sameRoutes(last: KubernetesObject | undefined, now: KubernetesObject): boolean {
+  const [a, b] = [last?.metadata, now.metadata];
+  return a?.uid !== undefined && a.uid === b?.uid && a.generation !== undefined && a.generation === b.generation;
 }

@@ -6,9 +6,9 @@
  * apply, garbage collection, leader failover) is proven in test/real-cluster/.
  */
 import * as assert from 'node:assert/strict';
-import { TRIGGER_LABEL } from '../../controller/api/types';
+import { APPLIED_HASH_ANNOTATION, TRIGGER_LABEL } from '../../controller/api/types';
 import { triggerUpstreamHost } from '../../controller/api/validate';
-import { APPLIED_HASH_ANNOTATION } from '../../controller/reconcile/desired';
+import { RECONCILED } from '../../controller/reconcile/reconciler';
 import { host, trigger, workload } from '../support/fixtures';
 import { adminJson, requestsOutsideRbac, TestCluster } from './harness';
 
@@ -120,6 +120,59 @@ describe('Kubernetes mode: source and reconciler', () => {
     assert.ok(replica.reconciler.passes > passes);
     assert.equal(server.writes.length, writes, `unexpected writes: ${JSON.stringify(server.writes.slice(writes).map((w) => w.path))}`);
     assert.deepEqual(server.invalidWrites, []);
+  });
+
+  it('caches only what it reads: no managedFields, and of the annotations only the applied hash', async () => {
+    const { server } = cluster;
+    const big = 'x'.repeat(10_000);
+    const stored = trigger('lean', { host: 'lean.example.com' }) as Obj;
+    stored.metadata.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': big, team: 'web' };
+    stored.metadata.managedFields = [{ manager: 'kubectl', operation: 'Apply', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': { big } } }];
+    server.put(stored);
+    const { replica } = await cluster.controller('replica-a');
+    await cluster.changes.until('the deployment seen back', () => replica.source.workloadDeployment('default', 'lean'));
+    const wd = replica.source.workloadDeployment('default', 'lean')!;
+    assert.ok(cluster.get('WorkloadDeployment', 'lean')!.metadata.managedFields.length > 0, 'the server keeps managedFields');
+    assert.equal((wd.metadata as Obj).managedFields, undefined);
+    assert.deepEqual(Object.keys(wd.metadata.annotations ?? {}), [APPLIED_HASH_ANNOTATION]);
+    const cachedTrigger = replica.source.trigger('default', 'lean')!;
+    assert.equal((cachedTrigger.metadata as Obj).managedFields, undefined);
+    assert.equal(cachedTrigger.metadata.annotations, undefined);
+  });
+
+  it('resolves nothing on a status-only change, and restores a status someone else overwrote with one write', async () => {
+    const { server } = cluster;
+    server.put(trigger('kept', { host: 'kept.example.com' }));
+    const { replica, logs } = await cluster.controller('replica-a');
+    await cluster.changes.until('status', () => cluster.condition('kept', 'Programmed'));
+    await replica.reconciler.idle();
+    const resolves = () => logs.filter((l) => l.msg === 'routing updated').length;
+    const [resolvedBefore, writesBefore] = [resolves(), server.writes.length];
+
+    const overwritten = cluster.get('HTTPTrigger', 'kept')!;
+    server.put({ ...overwritten, status: { observedGeneration: overwritten.metadata.generation, conditions: [] } });
+    await cluster.changes.until('status restored', () => cluster.condition('kept', 'Programmed')?.status === 'True');
+    await replica.reconciler.idle();
+    const writes = server.writes.slice(writesBefore).filter((w) => !/\/leases(\/|$)/.test(w.path));
+    assert.deepEqual(writes.map((w) => `${w.method} ${w.path}`), ['PATCH /apis/control.cosmonic.io/v1alpha1/namespaces/default/httptriggers/kept/status']);
+    assert.equal(resolves(), resolvedBefore, 'no resolve for a status change');
+  });
+
+  it('writes through a bounded pool of workers, one write per object, and says when the queue has drained', async () => {
+    const { server } = cluster;
+    server.writeDelayMs = 20;
+    for (let i = 0; i < 12; i++) server.put(trigger(`pool-${i}`, { host: `pool-${i}.example.com` }));
+    const { replica, logs } = await cluster.controller('replica-a', { reconcile: { workers: 3 } });
+    const drained = await cluster.changes.until('queue drained', () => logs.find((l) => l.msg === RECONCILED && l.writes === 24));
+    assert.equal(drained.retrying, 0);
+    await replica.reconciler.idle();
+    // The Lease's renewals are writes too, and may overlap one worker's.
+    assert.ok(server.maxWritesInFlight <= 4, `${server.maxWritesInFlight} writes in flight`);
+    assert.ok(server.maxWritesInFlight >= 3, 'the workers write at once');
+    const perObject = new Map<string, number>();
+    for (const w of server.writes) if (!/\/leases(\/|$)/.test(w.path)) perObject.set(w.path, (perObject.get(w.path) ?? 0) + 1);
+    assert.equal(perObject.size, 24);
+    assert.deepEqual([...new Set(perObject.values())], [1], 'one deployment and one status write per trigger');
   });
 
   it('reports a conflict on the younger trigger naming the winner, with an Event and an error log line', async () => {

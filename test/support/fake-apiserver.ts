@@ -72,6 +72,10 @@ export class FakeApiServer {
   onChange: () => void = () => {};
   /** Writes refused because the validator found problems. */
   readonly invalidWrites: { path: string; problems: string[] }[] = [];
+  /** How long each write takes to answer (a loaded API server), and the most ever in flight at once. */
+  writeDelayMs = 0;
+  maxWritesInFlight = 0;
+  private writesInFlight = 0;
 
   constructor(private readonly validator: WriteValidator = () => []) {}
 
@@ -190,12 +194,19 @@ export class FakeApiServer {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', this.url);
       this.requests.push(`${req.method} ${url.pathname}${url.search}`);
-      try {
-        this.route(req, res, url, Buffer.concat(chunks).toString('utf8'));
-      } catch (err) {
-        if (err instanceof HttpError) status(res, err.code, err.reason, err.message);
-        else status(res, 500, 'InternalError', String(err));
-      }
+      const isWrite = req.method !== 'GET';
+      if (isWrite) this.maxWritesInFlight = Math.max(this.maxWritesInFlight, ++this.writesInFlight);
+      const answer = () => {
+        if (isWrite) this.writesInFlight--;
+        try {
+          this.route(req, res, url, Buffer.concat(chunks).toString('utf8'));
+        } catch (err) {
+          if (err instanceof HttpError) status(res, err.code, err.reason, err.message);
+          else status(res, 500, 'InternalError', String(err));
+        }
+      };
+      if (isWrite && this.writeDelayMs > 0) setTimeout(answer, this.writeDelayMs);
+      else answer();
     });
   }
 

@@ -1,0 +1,103 @@
+/**
+ * What the controller writes to a real kube-apiserver, counted by the server's own audit log
+ * (not by the controller's word): on a first start one WorkloadDeployment apply and one status
+ * patch per trigger; on a restart with nothing changed, nothing; for one edited trigger, exactly
+ * one of each, with its new route at an xDS client within 1 s.
+ *
+ * The `it`s are the steps of one scenario and run in order on one cluster.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
+import { packageRoot } from '../../controller/package-root';
+import { RECONCILED } from '../../controller/reconcile/reconciler';
+import { podEnvironment, spawnController, type ControllerProcess } from '../support/controller-process';
+import { trigger } from '../support/fixtures';
+import { CONTROLLER_ACCOUNT, RealCluster } from '../support/real-cluster';
+import { servedAfter } from '../support/route-watch';
+import { RUNTIME_CRDS_PATH } from '../support/runtime-crds';
+
+const NAMESPACE = 'cosmonic-system';
+const USERNAME = `system:serviceaccount:${NAMESPACE}:${CONTROLLER_ACCOUNT}`;
+const COUNT = 40;
+
+describe('real API server: what the controller writes, by the audit log', function () {
+  this.timeout(60_000);
+  let cluster: RealCluster;
+  let env: NodeJS.ProcessEnv;
+  let controller: ControllerProcess | undefined;
+  let auditMark = 0;
+
+  /** The controller's writes since the last call (Lease renewals aside), as `verb resource[/subresource] name`. */
+  function writesSinceLastLook(): string[] {
+    const { events, end } = cluster.auditEventsFrom(auditMark, USERNAME);
+    auditMark = end;
+    return events
+      .filter((e) => ['create', 'update', 'patch', 'delete'].includes(e.verb) && e.objectRef?.resource !== 'leases')
+      .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.objectRef?.name}`)
+      .sort();
+  }
+
+  async function stopController(): Promise<void> {
+    controller!.child.kill('SIGTERM');
+    assert.equal(await controller!.exited, 0);
+  }
+
+  before(async function () {
+    // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
+    this.timeout(45 * 60_000);
+    const root = packageRoot();
+    cluster = await RealCluster.start({ crds: [path.join(root, HTTPTRIGGER_CRD_PATH), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
+    env = podEnvironment(await cluster.controllerAccount(NAMESPACE), 'writer', NAMESPACE);
+    const triggers = Array.from({ length: COUNT }, (_, i) => trigger(`app-${i}`, { host: `app-${i}.example.com`, paths: [['/api', 'Prefix']] }));
+    await cluster.kubectlOk(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: triggers }) });
+  });
+
+  after(async () => {
+    if (controller && controller.child.exitCode === null) controller.child.kill('SIGKILL');
+    await controller?.exited;
+    await cluster?.stop();
+  });
+
+  it('first start: one WorkloadDeployment apply and one status patch per trigger, nothing else', async () => {
+    controller = await spawnController([], env);
+    const drained = await controller.logs.first((l) => l.msg === RECONCILED);
+    assert.equal(drained.retrying, 0);
+    await cluster.kubectlOk(['wait', '--for=jsonpath={.status.workloadDeployment}', '--timeout=20s', 'httptrigger', '--all', '-n', 'default']);
+    // Stopped, so any late write is counted too.
+    await stopController();
+    const expected = Array.from({ length: COUNT }, (_, i) => [`patch httptriggers/status app-${i}`, `patch workloaddeployments app-${i}`]).flat().sort();
+    assert.deepEqual(writesSinceLastLook(), expected);
+  });
+
+  it('a restart with nothing changed writes nothing', async () => {
+    controller = await spawnController([], env);
+    const drained = await controller.logs.first((l) => l.msg === RECONCILED);
+    assert.equal(drained.writes, 0);
+    assert.equal(drained.triggers, COUNT);
+    assert.deepEqual(writesSinceLastLook(), []);
+  });
+
+  it('one trigger edited: its new route served within 1 s, one WorkloadDeployment apply and one status patch', async () => {
+    const custom = cluster.adminConfig().makeApiClient(CustomObjectsApi);
+    const drainedAgain = controller!.logs.next((l) => l.msg === RECONCILED);
+    const took = await servedAfter(controller!.xds, 'edited.example.com', () =>
+      custom.patchNamespacedCustomObject(
+        {
+          group: 'control.cosmonic.io',
+          version: 'v1alpha1',
+          namespace: 'default',
+          plural: 'httptriggers',
+          name: 'app-7',
+          body: { spec: { ingress: { host: 'edited.example.com' }, template: { spec: { components: [{ name: 'http', image: 'ghcr.io/example/http:0.2.0' }] } } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+    assert.ok(took < 1000, `${took.toFixed(0)} ms`);
+    assert.equal((await drainedAgain).writes, 2);
+    await stopController();
+    assert.deepEqual(writesSinceLastLook(), ['patch httptriggers/status app-7', 'patch workloaddeployments app-7']);
+  });
+});
