@@ -4,13 +4,13 @@
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { splitHostPort } from './address';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { DEFAULT_WORKERS } from './reconcile/reconciler';
 import { FileSource } from './sources/files';
+import { SharedConnectionsKubeConfig } from './sources/kube-config';
 
 const USAGE = `usage: node dist/controller/main.js [options]
   --source files|kubernetes   where objects come from (env SOURCE; default kubernetes in a cluster, else files)
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
       );
     });
   if (sourceKind === 'kubernetes') {
-    const kubeConfig = new KubeConfig();
+    const kubeConfig = new SharedConnectionsKubeConfig();
     kubeConfig.loadFromDefault();
     const natsUrl = values['nats-url'] ?? process.env.NATS_URL;
     const qps = count('--kube-api-qps', values['kube-api-qps'] ?? process.env.KUBE_API_QPS ?? '0');
@@ -113,7 +113,10 @@ async function main(): Promise<void> {
     await running.start();
     const { controller } = running;
     log.info({ ...addresses(controller), source: 'kubernetes' }, 'wasm-control listening');
-    onSigterm('releasing the lease and closing streams', () => running.close());
+    onSigterm('releasing the lease and closing streams', async () => {
+      await running.close();
+      await kubeConfig.closeConnections();
+    });
     // The watches keep the objects current: there is nothing to re-read.
     process.on('SIGHUP', () => log.info('SIGHUP ignored: in kubernetes mode the watches keep every object current'));
     return;

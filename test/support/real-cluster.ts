@@ -17,7 +17,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { SharedConnectionsKubeConfig } from '../../controller/sources/kube-config';
 import { packageRoot } from '../../controller/package-root';
 
 const run = promisify(execFile);
@@ -307,9 +308,9 @@ export class RealCluster {
     return this.kubectlOk(['apply', '--server-side', '--field-manager=wasm-control-tests', ...files.flatMap((f) => ['-f', f])]);
   }
 
-  /** A client for the admin. */
+  /** A client for the admin (its requests share connections, as the controller's do). */
   adminConfig(): KubeConfig {
-    const kc = new KubeConfig();
+    const kc = new SharedConnectionsKubeConfig();
     kc.loadFromFile(this.adminKubeconfig);
     return kc;
   }
