@@ -49,6 +49,7 @@ export class Controller {
   private reported = new Set<string>();
   private output?: PipelineOutput;
   private timer?: NodeJS.Timeout;
+  private started = false;
   private lastResolveAt = -Infinity;
   private readonly metrics;
   xdsPort = 0;
@@ -91,10 +92,9 @@ export class Controller {
   async start(): Promise<void> {
     await this.options.source.start(() => this.schedule());
     // Resolve once the source has its objects (the Kubernetes source lists every kind
-    // first), so no client is ever served a partial table; this covers any change
-    // reported while starting.
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    // first), so no client is ever served a partial table and the reconciler never acts
+    // on a half-listed cluster; this covers every change reported while starting.
+    this.started = true;
     this.resolve();
     this.xdsPort = await this.ads.listen(this.options.xdsAddress).catch((err: Error) => {
       throw new Error(`cannot serve xDS on ${this.options.xdsAddress}: ${err.message}; give another address with --xds-address`);
@@ -118,7 +118,7 @@ export class Controller {
    * change's latency, which is most of a 100 ms push budget.
    */
   private schedule(): void {
-    if (this.timer) return; // a resolve is already due; it reads this change too
+    if (!this.started || this.timer) return; // start() resolves once listed; or a resolve is due and reads this change too
     const holdOff = this.options.holdOffMs ?? 100;
     this.timer = setTimeout(() => {
       this.timer = undefined;

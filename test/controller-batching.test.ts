@@ -51,6 +51,26 @@ describe('controller: change batching', () => {
     return { source, resolvedAt, resolved: () => new Promise((resolve) => (waiter = resolve)) };
   }
 
+  it('reads nothing while the source is still starting, however long its listing takes', async () => {
+    let finishListing = () => {};
+    const source = new (class extends ManualSource {
+      override async start(onChange: () => void): Promise<void> {
+        await super.start(onChange);
+        // Objects arrive (and are reported) one kind at a time, with time between kinds.
+        onChange();
+        await new Promise<void>((resolve) => (finishListing = resolve));
+      }
+    })();
+    const resolves: number[] = [];
+    controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }), holdOffMs: 0, onResolved: () => resolves.push(source.reads) });
+    const starting = controller.start();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(source.reads, 0, 'a half-listed source was read');
+    finishListing();
+    await starting;
+    assert.deepEqual(resolves, [1], 'one resolve, once listed');
+  });
+
   it('resolves a change after a quiet spell at once, reading changes that arrive together once', async () => {
     const { source, resolved } = await started(200);
     await new Promise((r) => setTimeout(r, 250)); // quiet for longer than the hold-off
