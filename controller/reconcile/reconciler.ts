@@ -10,13 +10,14 @@
  * Only the leader writes; every replica resolves and serves xDS.
  */
 import { createHash } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_API_VERSION, TRIGGER_LABEL, type Host, type HTTPTrigger, type HTTPTriggerStatus, type WorkloadDeployment } from '../api/types';
 import { REJECTION_REASONS, type Diagnostic } from '../api/validate';
 import type { PipelineOutput } from '../pipeline';
 import { checkPlacement, type PlacementRequest } from '../placement/hosts';
 import type { HeartbeatMonitor } from '../placement/heartbeats';
+import { trimmed } from '../sources/kubernetes';
 import type { SourceObjects } from '../sources/source';
 import { decideTrigger, placementRequest } from './decide';
 import { containsFields, FIELD_MANAGER, stableJson } from './desired';
@@ -129,6 +130,8 @@ export class Reconciler {
       if (d.reason === 'EndpointIgnored') verdict(d.trigger).ignored.push(d.message);
     }
     for (const c of output.model.clusters) verdict(c.trigger.key).endpoints = c.endpoints.length;
+    // Forget triggers that are gone.
+    for (const map of [this.inLine, this.applied, this.statusWritten]) for (const key of map.keys()) if (!routed.has(key)) map.delete(key);
     this.routed = routed;
     this.verdicts = verdicts;
     this.hosts = objects.hosts;
@@ -311,14 +314,17 @@ export class Reconciler {
     const hash = createHash('sha256').update(stableJson(desired)).digest('hex').slice(0, 16);
     desired.metadata.annotations = { [APPLIED_HASH_ANNOTATION]: hash };
     const rv = observed?.metadata.resourceVersion ?? '';
-    if (observed && observed.metadata.annotations?.[APPLIED_HASH_ANNOTATION] === hash && containsFields(observed, { metadata: { labels: desired.metadata.labels }, spec: desired.spec })) return undefined;
+    if (observed && observed.metadata.annotations?.[APPLIED_HASH_ANNOTATION] === hash && containsFields(observed, { metadata: { labels: desired.metadata.labels }, spec: desired.spec })) {
+      this.applied.delete(key); // seen back: nothing pending
+      return undefined;
+    }
     const pending = this.applied.get(key);
     if (pending && pending.hash === hash && pending.rv === rv) return { deployment: pending.deployment, wrote: false };
     await this.limiter?.take();
-    const deployment = (await this.custom.patchNamespacedCustomObject(
+    const deployment = trimmed((await this.custom.patchNamespacedCustomObject(
       { ...RUNTIME, namespace: desired.metadata.namespace!, plural: 'workloaddeployments', name: desired.metadata.name, body: desired, fieldManager: FIELD_MANAGER, force: true },
       setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    )) as WorkloadDeployment;
+    )) as KubernetesObject) as unknown as WorkloadDeployment;
     this.wrote();
     this.applied.set(key, { hash, rv, deployment });
     this.options.log.info({ workloadDeployment: key, hash }, observed ? 'WorkloadDeployment updated' : 'WorkloadDeployment created');
@@ -328,7 +334,10 @@ export class Reconciler {
   /** Writes the status unless the stored one (or the one just written from the same resourceVersion) says the same; true if written. */
   private async writeStatus(key: string, raw: HTTPTrigger, status: HTTPTriggerStatus): Promise<boolean> {
     const fingerprint = statusFingerprint(status);
-    if (fingerprint === statusFingerprint(raw.status)) return false;
+    if (fingerprint === statusFingerprint(raw.status)) {
+      this.statusWritten.delete(key); // seen back: nothing pending
+      return false;
+    }
     const rv = raw.metadata.resourceVersion ?? '';
     const pending = this.statusWritten.get(key);
     if (pending && pending.fingerprint === fingerprint && pending.rv === rv) return false;

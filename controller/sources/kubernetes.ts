@@ -32,6 +32,9 @@ interface Resource {
   labelSelector?: string;
 }
 
+/** Objects per list request (client-go's reflector pages by 500 too). */
+const LIST_PAGE_SIZE = 500;
+
 export const RESOURCES: readonly Resource[] = [
   { kind: 'HTTPTrigger', group: 'control.cosmonic.io', version: 'v1alpha1', plural: 'httptriggers', namespaced: true },
   { kind: 'WorkloadDeployment', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'workloaddeployments', namespaced: true },
@@ -70,7 +73,7 @@ class BookmarkWatch extends Watch {
 
   override async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>, callback: Parameters<Watch['watch']>[2], done: Parameters<Watch['watch']>[3]) {
     if (this.isClosed()) return new AbortController();
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, object, watchObject) => callback(phase, cached(object), watchObject), done);
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, object, watchObject) => callback(phase, trimmed(object), watchObject), done);
   }
 }
 
@@ -113,12 +116,18 @@ export class KubernetesSource implements Source {
       for (const namespace of resource.namespaced ? namespaces : [undefined]) {
         const { group, version, plural, labelSelector } = resource;
         const path = `/apis/${group}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+        // In pages, as client-go's reflector lists: a 10k-object list in one response held the
+        // whole body and every untrimmed object at once.
         const list = async () => {
-          const listed = (await (namespace
-            ? api.listNamespacedCustomObject({ group, version, namespace, plural, labelSelector })
-            : api.listClusterCustomObject({ group, version, plural, labelSelector }))) as KubernetesListObject<KubernetesObject>;
-          listed.items = listed.items.map(cached);
-          return listed;
+          const items: KubernetesObject[] = [];
+          // Custom objects come back as plain JSON: the token is `continue`, not the typed `_continue`.
+          let page: { metadata?: { resourceVersion?: string; continue?: string }; items: KubernetesObject[] } | undefined;
+          do {
+            const options = { group, version, plural, labelSelector, limit: LIST_PAGE_SIZE, _continue: page?.metadata?.continue };
+            page = await (namespace ? api.listNamespacedCustomObject({ ...options, namespace }) : api.listClusterCustomObject(options));
+            for (const item of page!.items) items.push(trimmed(item));
+          } while (page!.metadata?.continue);
+          return { metadata: { resourceVersion: page!.metadata?.resourceVersion }, items } as KubernetesListObject<KubernetesObject>;
         };
         const listWatch = new ListWatch<KubernetesObject>(path, new BookmarkWatch(kubeConfig, () => this.closed), list, false, labelSelector, undefined, {
           delayFn: (ms: number) => this.delay(ms),
@@ -270,7 +279,7 @@ export class KubernetesSource implements Source {
  * What the cache keeps of an object: no `managedFields` (on a real API server, most of an
  * object's bytes) and, of the annotations, only the applied hash the reconciler compares.
  */
-function cached(object: KubernetesObject): KubernetesObject {
+export function trimmed<T extends KubernetesObject>(object: T): T {
   const metadata = object.metadata;
   if (!metadata) return object;
   const { managedFields: _managedFields, annotations, ...kept } = metadata;

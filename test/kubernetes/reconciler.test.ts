@@ -140,6 +140,18 @@ describe('Kubernetes mode: source and reconciler', () => {
     assert.equal(cachedTrigger.metadata.annotations, undefined);
   });
 
+  it('lists in pages of 500, as a real server is asked', async () => {
+    const { server } = cluster;
+    for (let i = 0; i < 1_100; i++) server.put(trigger(`paged-${i}`, { host: `paged-${i}.example.com` }));
+    const { replica } = await cluster.controller('replica-a');
+    assert.equal(replica.source.read().triggers.length, 1_100);
+    const triggerLists = server.requests.filter((r) => r.startsWith('GET /apis/control.cosmonic.io/v1alpha1/httptriggers?') && !r.includes('watch=true'));
+    assert.deepEqual(
+      triggerLists.map((r) => [new URL(r.split(' ')[1], 'http://x').searchParams.get('limit'), new URL(r.split(' ')[1], 'http://x').searchParams.get('continue')]),
+      [['500', null], ['500', '500'], ['500', '1000']],
+    );
+  });
+
   it('resolves nothing on a status-only change, and restores a status someone else overwrote with one write', async () => {
     const { server } = cluster;
     server.put(trigger('kept', { host: 'kept.example.com' }));

@@ -258,7 +258,12 @@ export class FakeApiServer {
     const items = [...this.objects.entries()]
       .filter(([k, o]) => k.startsWith(`${collection}|`) && (!namespace || o.metadata.namespace === namespace) && selector(o))
       .map(([, o]) => o);
-    return { apiVersion: apiVersionOf(collection), kind: 'List', metadata: { resourceVersion: String(this.rv) }, items };
+    // Pages as a real server cuts them: `limit` items, and a `continue` token for the rest.
+    const limit = Number(params.get('limit') ?? 0);
+    const from = Number(params.get('continue') ?? 0);
+    const page = limit > 0 ? items.slice(from, from + limit) : items;
+    const more = limit > 0 && from + limit < items.length;
+    return { apiVersion: apiVersionOf(collection), kind: 'List', metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(from + limit) } : {}) }, items: page };
   }
 
   private watch(res: http.ServerResponse, collection: string, namespace: string | undefined, params: URLSearchParams): void {
