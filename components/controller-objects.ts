@@ -4,6 +4,7 @@
  * Deployment, the xDS/admin Service, a PodDisruptionBudget and the
  * NetworkPolicy that lets only Envoy reach the xDS port.
  */
+import { controllerMemory } from '../controller/memory-sizing';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
@@ -64,6 +65,7 @@ export function leaseRoleBinding(s: Settings, roleName: pulumi.Input<string>): k
 
 export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
   const c = s.controller;
+  const memory = controllerMemory(c.expectedTriggers);
   const natsTls = s.runtime.natsTls;
   return {
     metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
@@ -98,6 +100,9 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
                       { name: 'NATS_KEY_FILE', value: `${NATS_CERT_DIR}/tls.key` },
                     ]
                   : []),
+                // Node collects before the kernel's limit kills it (only with the sized default: a
+                // resources override states its own limit, which Node reads from the cgroup itself).
+                ...(c.resources ? [] : [{ name: 'NODE_OPTIONS', value: memory.nodeOptions }]),
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
               ],
@@ -107,7 +112,7 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
               ],
               livenessProbe: { httpGet: { path: '/healthz', port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
               readinessProbe: { httpGet: { path: '/readyz', port: 'admin' }, periodSeconds: 5, failureThreshold: 2 },
-              resources: c.resources ?? { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+              resources: c.resources ?? { requests: { cpu: '100m', memory: `${memory.requestMi}Mi` }, limits: { memory: `${memory.limitMi}Mi` } },
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 ...(natsTls ? [{ name: 'nats-tls', mountPath: NATS_CERT_DIR, readOnly: true }] : []),

@@ -35,6 +35,7 @@ export const DEFAULTS = {
   envoyImage: 'envoyproxy/envoy:v1.36.2',
   envoyReplicas: 2,
   controllerReplicas: 2,
+  expectedTriggers: 1000,
   natsUrl: 'nats://nats:4222',
 } as const;
 
@@ -81,6 +82,7 @@ export interface Settings {
     image: pulumi.Input<string>;
     replicas: pulumi.Input<number>;
     resources?: ResourceRequirementsArgs;
+    expectedTriggers: number;
     logLevel: LogLevel;
     natsUrl: pulumi.Input<string>;
   };
@@ -224,6 +226,7 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       image: controllerArgs.image,
       replicas: controllerArgs.replicas ?? DEFAULTS.controllerReplicas,
       resources: controllerArgs.resources,
+      expectedTriggers: wholeNumber('controller.expectedTriggers', controllerArgs.expectedTriggers ?? DEFAULTS.expectedTriggers, 1),
       logLevel: oneOf('controller.logLevel', controllerArgs.logLevel, LogLevel, LogLevel.Info),
       natsUrl: controllerArgs.natsUrl ?? DEFAULTS.natsUrl,
     },
@@ -307,6 +310,11 @@ function stringMap(at: string, value: unknown): Record<string, string> {
     }
   }
   return map as Record<string, string>;
+}
+
+function wholeNumber(at: string, value: unknown, min: number): number {
+  if (!Number.isInteger(value) || (value as number) < min) throw new ControlPlaneArgumentError(at, `must be a whole number of at least ${min}, got ${JSON.stringify(value)}.`);
+  return value as number;
 }
 
 function nodePort(at: string, value: unknown): number {

@@ -38,6 +38,7 @@ describe('ControlPlane arguments', () => {
     ['an empty gateway selector', { ingress: { provider: 'istio', istio: { ingressGatewaySelector: {} } } }, /`ingress.istio.ingressGatewaySelector` is empty/],
     ['an unknown log level', { controller: { ...controller, logLevel: 'verbose' } }, /`controller.logLevel` "verbose" is not supported: use one of "debug", "info", "warn", "error"/],
     ['a missing controller image', { controller: {} }, /`controller.image` is required: give the controller's container image/],
+    ['a fractional trigger count', { controller: { ...controller, expectedTriggers: 1.5 } }, /`controller.expectedTriggers` must be a whole number of at least 1, got 1.5/],
     ['an invalid namespace', { namespace: 'Cosmonic_System' }, /`namespace` "Cosmonic_System" is not a Kubernetes namespace name/],
     ['a non-boolean enabled flag', { ingress: { enabled: 'no' } }, /`ingress.enabled` must be true or false, got "no"/],
     ['a chart that is neither local nor a mirror', { runtime: { chart: {} } }, /`runtime.chart` must set exactly one of `path` \(a local chart directory or .tgz\) and `repository`/],

@@ -144,6 +144,27 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.equal(object(r, 'PodDisruptionBudget', 'wasm-control-controller').spec.maxUnavailable, 1);
     });
 
+    it('sizes the controller for 1,000 triggers by default, and Node\'s heap below its limit', () => {
+      const [c] = object(built.r, 'Deployment', 'wasm-control-controller').spec.template.spec.containers;
+      assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '384Mi' } });
+      const env = Object.fromEntries(c.env.filter((e: any) => e.value).map((e: any) => [e.name, e.value]));
+      assert.equal(env.NODE_OPTIONS, '--max-old-space-size=144 --max-semi-space-size=2');
+    });
+
+    it('sizes the controller for the triggers expected; explicit resources replace the sizing', async () => {
+      const container = async (controller: Record<string, unknown>) => {
+        const { r } = await controlPlane({ controller: { image: IMAGE, ...controller } });
+        const [c] = object(r, 'Deployment', 'wasm-control-controller').spec.template.spec.containers;
+        return { resources: c.resources, nodeOptions: c.env.find((e: any) => e.name === 'NODE_OPTIONS')?.value };
+      };
+      assert.deepEqual(await container({ expectedTriggers: 10_000 }), {
+        resources: { requests: { cpu: '100m', memory: '384Mi' }, limits: { memory: '576Mi' } },
+        nodeOptions: '--max-old-space-size=272 --max-semi-space-size=2',
+      });
+      const own = { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } };
+      assert.deepEqual(await container({ expectedTriggers: 10_000, resources: own }), { resources: own, nodeOptions: undefined });
+    });
+
     it('grants the controller least-privilege RBAC: no secrets, no wildcards', () => {
       const { r } = built;
       const [role] = objects(r, 'ClusterRole');

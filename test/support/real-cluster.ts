@@ -279,6 +279,11 @@ export class RealCluster {
     }
   }
 
+  /** The process id of each running part of the control plane, by name (etcd, kube-apiserver, ...). */
+  processIds(): Record<string, number> {
+    return Object.fromEntries(this.processes.filter((p) => p.child.exitCode === null && p.child.pid).map((p) => [p.name, p.child.pid!]));
+  }
+
   /** Runs the kubectl of the same release, as the admin. */
   async kubectl(args: string[], options: KubectlOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
