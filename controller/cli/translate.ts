@@ -11,7 +11,7 @@ const USAGE = `usage: npm run --silent translate -- <file-or-dir>...
 Reads HTTPTrigger, Workload and Host manifests (YAML, multi-document, folders
 recursively) and prints the Envoy resources and diagnostics they produce.`;
 
-function main(argv: string[]): number {
+export function main(argv: string[]): number {
   const paths = argv.filter((a) => a !== '--');
   if (paths.length === 0 || paths.some((a) => a === '-h' || a === '--help')) {
     process.stderr.write(`${USAGE}\n`);
