@@ -7,20 +7,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
+import { packageRoot } from '../package-root';
 import { formatProtoDuration } from './proto-duration';
 import { encodeMessage } from './wire';
 
-const XDS_PACKAGE_ROOT = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
-const PROTOBUFJS_ROOT = path.dirname(require.resolve('protobufjs/package.json'));
+/** In the controller image: a copy of exactly the .proto files loaded (written by `npm run build:image`), relative to the package root. */
+export const IMAGE_PROTOS_DIR = 'protos';
 
-/** Where imports are looked up, in order (the grpc-js-xds `deps/` folders, then protobufjs's well-known types). */
-const PROTO_INCLUDE_DIRS = [
-  path.join(XDS_PACKAGE_ROOT, 'deps/envoy-api'),
-  path.join(XDS_PACKAGE_ROOT, 'deps/xds'),
-  path.join(XDS_PACKAGE_ROOT, 'deps/googleapis'),
-  path.join(XDS_PACKAGE_ROOT, 'deps/protoc-gen-validate'),
-  PROTOBUFJS_ROOT,
-];
+/**
+ * Where imports are looked up, in order: the image's copy, else the grpc-js-xds `deps/` folders,
+ * then protobufjs's well-known types.
+ */
+export function protoIncludeDirs(): string[] {
+  const copied = path.join(packageRoot(), IMAGE_PROTOS_DIR);
+  if (fs.existsSync(copied)) return [copied];
+  const xds = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+  const deps = ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xds, 'deps', d));
+  return [...deps, path.dirname(require.resolve('protobufjs/package.json'))];
+}
 
 const PROTO_FILES = [
   'envoy/service/discovery/v3/ads.proto',
@@ -58,9 +62,10 @@ export function envoyRoot(): protobuf.Root {
   if (cachedRoot) return cachedRoot;
   installWellKnownTypeJsonMapping();
   const root = new protobuf.Root();
+  const includeDirs = protoIncludeDirs();
   root.resolvePath = (_origin, target) => {
     if (path.isAbsolute(target) && fs.existsSync(target)) return target;
-    for (const dir of PROTO_INCLUDE_DIRS) {
+    for (const dir of includeDirs) {
       const candidate = path.join(dir, target);
       if (fs.existsSync(candidate)) return candidate;
     }
