@@ -3,7 +3,9 @@
  * dependencies, from the npm registry or its cache) into a new TypeScript Pulumi project that
  * builds ControlPlane, HostGroup and HttpTrigger under Pulumi's mocks, compiled with strict
  * TypeScript against the package's declarations; a CommonJS consumer requires it too, and the
- * `wasm-control` command runs from node_modules/.bin.
+ * `wasm-control` command runs from node_modules/.bin. Then a JavaScript program built from the
+ * installed package is previewed by the real Pulumi CLI and Kubernetes provider against the test
+ * cluster.
  */
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,9 +13,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { packageRoot } from '../controller/package-root';
+import { packageRoot } from '../../controller/package-root';
+import { standInChart } from '../support/e2e-stack';
+import { builtBinaries, RealCluster } from '../support/real-cluster';
 
 const run = promisify(execFile);
+
+function installedVersion(name: string): string {
+  return (JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version: string }).version;
+}
 const ROOT = packageRoot();
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 
@@ -54,6 +62,52 @@ main().catch((err) => {
 });
 `;
 
+/** A program of the installed package, previewed through the consumer's own Automation API (argv: Pulumi root, kubeconfig, runtime chart, work dir). */
+const PREVIEW = `const fs = require('node:fs');
+const path = require('node:path');
+const k8s = require('@pulumi/kubernetes');
+const { LocalWorkspace, PulumiCommand } = require('@pulumi/pulumi/automation');
+const { ControlPlane, HostGroup, HttpTrigger } = require('wasm-control');
+
+async function main() {
+  const [pulumiRoot, kubeconfig, runtimeChart, workDir] = process.argv.slice(2);
+  const program = async () => {
+    const provider = new k8s.Provider('cluster', { kubeconfig: fs.readFileSync(kubeconfig, 'utf8') });
+    const controlPlane = new ControlPlane(
+      'cp',
+      { controller: { image: 'wasm-control:consumer', replicas: 1 }, envoy: { replicas: 1 }, ingress: { enabled: false }, runtime: { chart: { path: runtimeChart } }, perses: { enabled: false } },
+      { provider },
+    );
+    new HostGroup('blobs', { controlPlane }, { provider });
+    new HttpTrigger('hello', { controlPlane, components: [{ name: 'http', image: 'ghcr.io/example/hello:0.1.0' }], ingress: { host: 'hello.example.com' } }, { provider });
+  };
+  fs.mkdirSync(path.join(workDir, 'state'), { recursive: true });
+  const stack = await LocalWorkspace.createStack(
+    { stackName: 'dev', projectName: 'consumer', program },
+    {
+      workDir,
+      pulumiHome: path.join(workDir, 'home'),
+      pulumiCommand: await PulumiCommand.get({ root: pulumiRoot }),
+      projectSettings: { name: 'consumer', runtime: 'nodejs', backend: { url: 'file://' + path.join(workDir, 'state') } },
+      envVars: {
+        PATH: path.join(pulumiRoot, 'bin') + path.delimiter + process.env.PATH,
+        PULUMI_CONFIG_PASSPHRASE: 'consumer',
+        PULUMI_SKIP_UPDATE_CHECK: 'true',
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+      },
+    },
+  );
+  const types = new Set();
+  const result = await stack.preview({ onEvent: (e) => e.resourcePreEvent && types.add(e.resourcePreEvent.metadata.type) });
+  process.stdout.write(JSON.stringify({ changes: result.changeSummary, types: [...types] }));
+}
+
+main().catch((err) => {
+  process.stderr.write(String(err && err.stack ? err.stack : err));
+  process.exit(1);
+});
+`;
+
 describe('the npm package, installed into another program', function () {
   // Installing the dependencies takes ~15 s from a warm npm cache, longer from the registry.
   this.timeout(300_000);
@@ -77,7 +131,8 @@ describe('the npm package, installed into another program', function () {
       JSON.stringify({
         name: 'consumer',
         private: true,
-        dependencies: { 'wasm-control': `file:../${tarball}`, '@pulumi/pulumi': own.dependencies['@pulumi/pulumi'] },
+        // The SDK release the test's Pulumi CLI is built for (test/cluster/build.sh pulumi).
+        dependencies: { 'wasm-control': `file:../${tarball}`, '@pulumi/pulumi': installedVersion('@pulumi/pulumi') },
         devDependencies: { '@types/node': own.devDependencies['@types/node'] },
       }),
     );
@@ -109,7 +164,7 @@ describe('the npm package, installed into another program', function () {
     for (const type of ['wasm-control:index:ControlPlane', 'wasm-control:index:HostGroup', 'wasm-control:index:HttpTrigger', 'kubernetes:apps/v1:Deployment']) {
       assert.ok(registered.includes(type), `${type} among ${[...new Set(registered)].join(', ')}`);
     }
-    assert.match(refused, /Bad_Host/);
+    assert.match(refused, /ingress.host "Bad_Host" is not a valid DNS name/);
   });
 
   it('is required from CommonJS, and its command runs from node_modules/.bin', async () => {
@@ -119,5 +174,25 @@ describe('the npm package, installed into another program', function () {
     assert.match(help.stdout, /usage: wasm-control <command>/);
     const bootstrap = await node([path.join(project, 'node_modules/.bin/wasm-control'), 'envoy-bootstrap', '--xds-address', '10.0.0.5:18000']);
     assert.match(bootstrap.stdout, /"address": "10.0.0.5"/);
+  });
+
+  it('is previewed by the real Pulumi CLI and Kubernetes provider against the test cluster', async function () {
+    // The first run on a machine builds the CLI, the provider and the cluster (test/cluster/build.sh).
+    this.timeout(45 * 60_000);
+    const [pulumiBin, cluster] = await Promise.all([builtBinaries('pulumi'), RealCluster.start({ controllerManager: false })]);
+    try {
+      fs.writeFileSync(path.join(project, 'preview.js'), PREVIEW);
+      const work = path.join(dir, 'pulumi');
+      const { stdout } = await node(['preview.js', path.dirname(pulumiBin), cluster.adminKubeconfig, standInChart('runtime-operator').path, work]).catch((err: Error & { stderr?: string }) => {
+        throw new Error(`pulumi preview of the consumer's program failed:\n${err.stderr}`);
+      });
+      const { changes, types } = JSON.parse(stdout) as { changes: Record<string, number>; types: string[] };
+      assert.ok(changes.create > 20, JSON.stringify(changes));
+      for (const type of ['wasm-control:index:ControlPlane', 'wasm-control:index:HostGroup', 'wasm-control:index:HttpTrigger', 'kubernetes:apps/v1:Deployment']) {
+        assert.ok(types.includes(type), `${type} among ${types.join(', ')}`);
+      }
+    } finally {
+      await cluster.stop();
+    }
   });
 });
