@@ -1,6 +1,6 @@
 /**
- * The HTTPTrigger reconciler. After every resolve it brings the cluster in line
- * with what the pipeline decided, writing only what differs:
+ * The HTTPTrigger reconciler. It brings the cluster in line with what the pipeline
+ * decided, writing only what differs:
  * - the WorkloadDeployment behind each valid trigger (server-side apply, our own
  *   field manager, owned by the trigger);
  * - the trigger's status (merge patch of the status subresource, guarded by the
@@ -8,6 +8,13 @@
  * - Events: Warning per conflict or other rejection, per placement problem, and
  *   for plain WorkloadDeployments no host can run (their status is not ours).
  * Only the leader writes; every replica resolves and serves xDS.
+ *
+ * Work is per trigger, as in controller-runtime: a resolve (or the resync) sweeps
+ * every trigger and queues those whose stored objects or verdict changed since they
+ * were last found in line; a stored change (a status, a WorkloadDeployment) queues
+ * its one trigger. A bounded pool of workers takes keys from the queue, decides
+ * from the freshest stored objects and writes through the optional rate limit; a
+ * key whose writes fail retries after its own backoff.
  */
 import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
