@@ -7,6 +7,7 @@ import { SnapshotBuilder, SOTW_TYPE_ORDER, type Snapshot } from '../controller/x
 import { syntheticFleet, syntheticTrigger } from './fixtures';
 import { machine, median, mib } from './stats';
 import { benchKubernetes } from './kubernetes';
+import { benchStalledClients } from './stalled-clients';
 import { benchXds } from './xds';
 
 function time(f: () => void): number {
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
   console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
   for (const count of [1000, 10000]) benchRoutingCore(count);
   await benchXds();
+  await benchStalledClients();
   await benchKubernetes([1000, 10000]);
 }
 

@@ -1,7 +1,7 @@
 /**
  * A bounded mix of everything a careless or hostile neighbour does, against one
  * controller process (file mode, 2,000 triggers) for a few seconds: clients that
- * never read, delta clients churning listener names, clients NACKing every
+ * never read (at the HTTP/2 stream, and at the TCP socket with wide windows), delta clients churning listener names, clients NACKing every
  * response, a manifest file replaced by rename over and over, and config dumps
  * back to back. Meanwhile a healthy client must get each routing change within
  * 1 s, and afterwards the server must hold nothing for the clients that left.
@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
-import { AdsClient, sotwAck, sotwNack, stalledClient, type SotwStream } from './support/ads-client';
+import { AdsClient, sotwAck, sotwNack, stalledClient, tcpStalledClient, type SotwStream } from './support/ads-client';
 import { eventually } from './support/eventually';
 import { triggerYaml } from './support/fixtures';
 import { ProcessLogs } from './support/process-logs';
@@ -65,8 +65,13 @@ describe('soak: a hostile mix against one controller', function () {
     let running = true;
     const mix: Promise<unknown>[] = [];
     const mixStreams: { cancel(): void }[] = [];
-    // Clients that never read.
+    // Clients that never read: at the HTTP/2 stream, and at the TCP socket with Envoy's wide windows.
     const stalled = Array.from({ length: 20 }, (_, i) => stalledClient(xdsPort, TypeUrl.Cluster, `stalled-${i}`));
+    const wedged = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        tcpStalledClient(xdsPort, [TypeUrl.Cluster, TypeUrl.Listener].map((type_url) => ({ type_url, node: { id: `wedged-${i}` } }))),
+      ),
+    );
     // Clients that NACK every response.
     for (let i = 0; i < 10; i++) {
       const nacker = connect().sotw();
@@ -115,6 +120,7 @@ describe('soak: a hostile mix against one controller', function () {
     running = false;
     await Promise.all(mix);
     for (const s of stalled) s.destroy();
+    for (const s of wedged) s.destroy();
     if (process.env.SOAK_REPORT) console.log(`latencies ${latencies.join(' ')} ms; baseline RSS ${(baseline / 2 ** 20).toFixed(0)} MiB, during ${((await residentBytes(admin)) / 2 ** 20).toFixed(0)} MiB`);
     assert.ok(Math.max(...latencies) < 1_000, `changes reached the healthy client after ${latencies.join(', ')} ms`);
 

@@ -6,6 +6,7 @@
  * receiving a 2 MB route table cost the client little.
  */
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { messageType } from '../../controller/envoy/protos';
 import type { NodeIdentity } from '../../controller/xds/delta';
@@ -308,4 +309,67 @@ export function stalledClient(port: number, typeUrl: string, nodeId: string): ht
   request.write(frame);
   request.pause();
   return session;
+}
+
+/**
+ * A client that stops reading at the TCP level, as a wedged Envoy or a proxy in front of one does,
+ * with Envoy's wide flow-control windows: raw HTTP/2 frames that open the stream and connection
+ * windows to 2^31-1 before the server's SETTINGS arrive, one ADS stream asking for `requests`, then
+ * the socket is no longer read. The server may send as much as the kernel's buffers take; the
+ * rest waits in the server.
+ */
+export async function tcpStalledClient(port: number, requests: SotwRequest[]): Promise<net.Socket> {
+  const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+    const header = Buffer.alloc(9);
+    header.writeUIntBE(payload.length, 0, 3);
+    header[3] = type;
+    header[4] = flags;
+    header.writeUInt32BE(stream, 5);
+    return Buffer.concat([header, payload]);
+  };
+  const SETTINGS = 0x4;
+  const settings = Buffer.alloc(12);
+  settings.writeUInt16BE(0x2, 0); // ENABLE_PUSH
+  settings.writeUInt32BE(0, 2);
+  settings.writeUInt16BE(0x4, 6); // INITIAL_WINDOW_SIZE
+  settings.writeUInt32BE(0x7fffffff, 8);
+  const increment = Buffer.alloc(4);
+  increment.writeUInt32BE(0x7fffffff - 65_535);
+  // HPACK: every header a literal without indexing, new name, no Huffman coding (all shorter than 127 bytes).
+  const literal = (name: string, value: string) => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+  const headers = Buffer.concat([
+    literal(':method', 'POST'),
+    literal(':scheme', 'http'),
+    literal(':path', `${ADS}/StreamAggregatedResources`),
+    literal(':authority', `127.0.0.1:${port}`),
+    literal('content-type', 'application/grpc'),
+    literal('te', 'trailers'),
+  ]);
+  const encode = encoder<SotwRequest>('envoy.service.discovery.v3.DiscoveryRequest');
+  const messages = requests.map((r) => {
+    const message = encode(r);
+    const grpcFrame = Buffer.alloc(5 + message.length);
+    grpcFrame.writeUInt32BE(message.length, 1);
+    message.copy(grpcFrame, 5);
+    return frame(0x0, 0, 1, grpcFrame);
+  });
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(SETTINGS, 0, 0, settings), frame(0x8, 0, 0, increment), frame(0x1, 0x4, 1, headers), ...messages]));
+  // Acknowledge the server's SETTINGS (its first frame), then read no more.
+  await new Promise<void>((resolve) => {
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length >= 9 && received[3] === SETTINGS) {
+        socket.off('data', onData);
+        socket.pause();
+        socket.write(frame(SETTINGS, 0x1, 0, Buffer.alloc(0)));
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  return socket;
 }
