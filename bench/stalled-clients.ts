@@ -1,8 +1,8 @@
 /**
- * Clients that stop reading at the TCP level (a wedged Envoy, or a proxy in front of one), with
- * Envoy's wide HTTP/2 windows opened before the server's SETTINGS: 100 of them subscribed to
- * clusters, listeners and the route table of 10k (and 20k) triggers, against the controller process
- * in file mode. Measured: a healthy client's time to its full config and to a change (a file
+ * Clients that stop reading: 100 at the TCP level (a wedged Envoy, or a proxy in front of one),
+ * with Envoy's wide HTTP/2 windows opened before the server's SETTINGS, subscribed to clusters,
+ * listeners and the route table; then 100 that pause their HTTP/2 stream (64 KiB windows) after
+ * asking for clusters; 10k and 20k triggers, the controller process in file mode. Measured: a healthy client's time to its full config and to a change (a file
  * written next to the manifests), and the server's resident memory, without and with them.
  *
  * Run via `npm run bench`, or alone: `node dist/bench/stalled-clients.js`.
@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { ROUTE_CONFIG_NAME } from '../controller/envoy/translate';
-import { AdsClient, sotwAck, tcpStalledClient, type SotwRequest, type SotwResponse } from '../test/support/ads-client';
+import { AdsClient, sotwAck, stalledClient, tcpStalledClient, type SotwRequest, type SotwResponse } from '../test/support/ads-client';
 import { spawnController, type ControllerProcess } from '../test/support/controller-process';
 import { triggerYaml } from '../test/support/fixtures';
 import { machine, mib } from './stats';
@@ -67,18 +67,29 @@ async function benchCount(count: number): Promise<void> {
     const aloneChange = await changeReaches(alone, () => fs.writeFileSync(path.join(dir, 'a.yaml'), triggerYaml('a', 'a.example.com')));
     const aloneRss = await residentMib(controller.admin);
     alone.close();
-    const wedged = [];
-    for (let i = 0; i < STALLED; i++) wedged.push(await tcpStalledClient(port, requests(`wedged-${i}`)));
-    // The server sends them what it will; then a newcomer.
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const newcomer = await healthyClient(port, 'newcomer');
-    const change = await changeReaches(newcomer, () => fs.writeFileSync(path.join(dir, 'b.yaml'), triggerYaml('b', 'b.example.com')));
-    const rss = await residentMib(controller.admin);
-    newcomer.close();
-    for (const socket of wedged) socket.destroy();
+    /** With `stall` clients stalled: a newcomer's full config and a change, and the server's RSS. */
+    const withStalled = async (name: string, stall: () => Promise<{ close: () => void }[]>) => {
+      const stalled = await stall();
+      // The server sends them what it will; then a newcomer.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const newcomer = await healthyClient(port, `newcomer-${name}`);
+      const change = await changeReaches(newcomer, () => fs.writeFileSync(path.join(dir, `${name}.yaml`), triggerYaml(name, `${name}.example.com`)));
+      const rss = await residentMib(controller!.admin);
+      newcomer.close();
+      for (const s of stalled) s.close();
+      return `full config ${newcomer.ms.toFixed(0)} ms, a change ${change.toFixed(0)} ms, server RSS ${rss}`;
+    };
+    const atTcp = await withStalled('tcp', async () => {
+      const sockets = [];
+      for (let i = 0; i < STALLED; i++) sockets.push(await tcpStalledClient(port, requests(`wedged-${i}`)));
+      return sockets.map((socket) => ({ close: () => socket.destroy() }));
+    });
+    const atStream = await withStalled('stream', async () =>
+      Array.from({ length: STALLED }, (_, i) => stalledClient(port, TypeUrl.Cluster, `paused-${i}`)).map((session) => ({ close: () => session.destroy() })),
+    );
     console.log(
       `  ${String(count).padStart(6)} triggers: healthy client alone: full config ${alone.ms.toFixed(0)} ms, a change ${aloneChange.toFixed(0)} ms, server RSS ${aloneRss}` +
-        ` | with ${STALLED} stalled at TCP: full config ${newcomer.ms.toFixed(0)} ms, a change ${change.toFixed(0)} ms, server RSS ${rss}`,
+        ` | with ${STALLED} stalled at TCP: ${atTcp} | with ${STALLED} paused HTTP/2 streams (CDS): ${atStream}`,
     );
   } finally {
     if (controller && controller.child.exitCode === null) controller.child.kill('SIGKILL');
@@ -87,7 +98,7 @@ async function benchCount(count: number): Promise<void> {
 }
 
 export async function benchStalledClients(): Promise<void> {
-  console.log(`Clients stalled at the TCP level (${STALLED}, wide HTTP/2 windows, CDS + LDS + RDS; controller process, file mode; a change includes the file source's 100 ms settle and the hold-off):`);
+  console.log(`Clients that stop reading (${STALLED} at a time; controller process, file mode; a change includes the file source's 100 ms settle and the hold-off):`);
   for (const count of [10_000, 20_000]) await benchCount(count);
 }
 
