@@ -25,6 +25,13 @@ describe('.github/workflows', () => {
     const [step] = pulumiSteps(preview.jobs.preview);
     assert.deepEqual([step.with.command, step.with['comment-on-pr'], step.with['stack-name'].endsWith('/${{ matrix.stack }}')], ['preview', true, true]);
     assert.equal(preview.permissions['pull-requests'], 'write');
+    assert.equal(preview.jobs.preview.if, 'github.event.pull_request.head.repo.full_name == github.repository', 'forks, which get no OIDC token, are not previewed');
+  });
+
+  it('uses the current major of pulumi/actions everywhere (v6 runs on a Node GitHub retires)', () => {
+    const uses = ['preview.yml', 'deploy.yml'].flatMap((name) => Object.values<any>(workflow(name).jobs).flatMap((job) => (job.steps ? pulumiSteps(job) : [])).map((s: any) => s.uses));
+    assert.ok(uses.length >= 3);
+    assert.deepEqual([...new Set(uses)], ['pulumi/actions@v7']);
   });
 
   it('deploys every cloud stack on main, after the tests, prod after staging', () => {
