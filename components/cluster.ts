@@ -12,6 +12,7 @@ import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { ChartSourceArgs } from './args';
 import { chartReference, ChartReference, chartSourceProblem, UpstreamChart } from './chart-source';
+import lbcPolicy = require('./aws-load-balancer-controller/iam_policy-v2.14.0.json');
 import { HOST_GROUP_DEFAULTS } from './host-group';
 
 /** Where the cluster comes from. */
@@ -104,7 +105,11 @@ export interface EksNodeGroupArgs {
 export interface LoadBalancerControllerArgs {
   /** Install it (default `true` on EKS). Without it, only the in-tree `aws-load-balancer-type: nlb` works. */
   enabled?: boolean;
-  /** Version of the `aws-load-balancer-controller` chart from https://aws.github.io/eks-charts. Default 1.14.0. */
+  /**
+   * Version of the `aws-load-balancer-controller` chart from https://aws.github.io/eks-charts. Default
+   * 1.14.0 (app v2.14.0), whose documented IAM policy the controller's role gets: another version may need
+   * another policy.
+   */
   chartVersion?: string;
   /** Where to take the chart from instead: a local chart or a mirror (air-gapped clusters). */
   chart?: ChartSourceArgs;
@@ -116,11 +121,30 @@ export const CLUSTER_DEFAULTS = {
   zoneCount: 2,
   nodeGroup: { instanceTypes: ['m6i.large'], minSize: 2, maxSize: 4, diskSize: 40, amiType: 'AL2023_x86_64_STANDARD' },
   gpuNodeGroup: { instanceTypes: ['g5.xlarge'], minSize: 1, maxSize: 2, diskSize: 40, amiType: 'BOTTLEROCKET_x86_64_NVIDIA' },
-  lbcChartVersion: '1.14.0',
   lbcServiceAccount: 'aws-load-balancer-controller',
 } as const;
 
 export const LOAD_BALANCER_CONTROLLER_CHART: UpstreamChart = { name: 'aws-load-balancer-controller', repository: 'https://aws.github.io/eks-charts' };
+
+/**
+ * The AWS Load Balancer Controller's IAM policy, exactly as its documentation publishes it for the
+ * chart's app version (docs/install/iam_policy.json at tag v2.14.0 of kubernetes-sigs/
+ * aws-load-balancer-controller), kept next to the chart version so the two change together. The
+ * controller needs all of it, e.g. adding rules to the targets' own (untagged) security groups for
+ * an NLB's backend security group; a narrower policy lets `pulumi up` succeed while the load
+ * balancer passes no traffic. Upstream's GovCloud and China variants differ only in the partition,
+ * which is substituted here.
+ */
+export const LOAD_BALANCER_CONTROLLER = {
+  chartVersion: '1.14.0',
+  appVersion: 'v2.14.0',
+  policy: lbcPolicy as { Version: string; Statement: { Effect: string; Action: string | string[]; Resource: string | string[]; Condition?: unknown }[] },
+} as const;
+
+/** LOAD_BALANCER_CONTROLLER.policy for an AWS partition (`aws`, `aws-us-gov`, `aws-cn`). */
+export function loadBalancerControllerPolicy(partition: string): string {
+  return JSON.stringify(LOAD_BALANCER_CONTROLLER.policy).replaceAll('"arn:aws:', `"arn:${partition}:`);
+}
 
 /** GPU AMI types whose nodes advertise `nvidia.com/gpu` without a separately installed device plugin. */
 export const GPU_AMI_TYPES = ['BOTTLEROCKET_x86_64_NVIDIA', 'BOTTLEROCKET_ARM_64_NVIDIA'] as const;
@@ -285,7 +309,7 @@ export function planCluster(name: string, args: ClusterArgs): ClusterPlan {
       kubeconfigProfile: e.kubeconfigProfile,
       publicAccessCidrs: e.publicAccessCidrs ?? ['0.0.0.0/0'],
       loadBalancerController:
-        (lbc.enabled ?? true) ? { chart: chartReference(LOAD_BALANCER_CONTROLLER_CHART, lbc.chartVersion ?? CLUSTER_DEFAULTS.lbcChartVersion, lbc.chart) } : undefined,
+        (lbc.enabled ?? true) ? { chart: chartReference(LOAD_BALANCER_CONTROLLER_CHART, lbc.chartVersion ?? LOAD_BALANCER_CONTROLLER.chartVersion, lbc.chart) } : undefined,
       tags: { ...(e.tags ?? {}), 'wasm-control:cluster': clusterName },
     },
   };
@@ -484,7 +508,7 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
   const ready: pulumi.Resource[] = [...nodeGroups, ...adminAccess];
   if (e.loadBalancerController) {
     const bootstrap = new k8s.Provider(`${name}-bootstrap`, { kubeconfig }, { parent, dependsOn: [...ready] });
-    ready.push(...loadBalancerController(parent, name, plan, { cluster, vpc, region, tags, bootstrap }));
+    ready.push(...loadBalancerController(parent, name, plan, { cluster, vpc, region, partition, tags, bootstrap }));
   }
   const provider = new k8s.Provider(`${name}-k8s`, { kubeconfig }, { parent, dependsOn: ready });
 
@@ -524,62 +548,17 @@ export function eksKubeconfig(c: { clusterName: string; endpoint: string; certif
   });
 }
 
-/**
- * What the AWS Load Balancer Controller needs for NLB Services: load balancers,
- * target groups and listeners, and security groups for them. Written for
- * Services only (no WAF, Shield or Cognito, which only ALB Ingresses use).
- */
-export const LOAD_BALANCER_CONTROLLER_POLICY = {
-  Version: '2012-10-17',
-  Statement: [
-    { Effect: 'Allow', Action: 'iam:CreateServiceLinkedRole', Resource: '*', Condition: { StringEquals: { 'iam:AWSServiceName': 'elasticloadbalancing.amazonaws.com' } } },
-    { Effect: 'Allow', Action: ['ec2:Describe*', 'ec2:GetSecurityGroupsForVpc', 'elasticloadbalancing:Describe*', 'acm:ListCertificates', 'acm:DescribeCertificate'], Resource: '*' },
-    { Effect: 'Allow', Action: ['ec2:CreateSecurityGroup', 'ec2:CreateTags'], Resource: '*' },
-    {
-      Effect: 'Allow',
-      Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress', 'ec2:DeleteSecurityGroup', 'ec2:DeleteTags'],
-      Resource: '*',
-      // Only security groups the controller created and tagged as its own.
-      Condition: { Null: { 'aws:ResourceTag/elbv2.k8s.aws/cluster': 'false' } },
-    },
-    {
-      Effect: 'Allow',
-      Action: [
-        'elasticloadbalancing:CreateLoadBalancer',
-        'elasticloadbalancing:CreateTargetGroup',
-        'elasticloadbalancing:CreateListener',
-        'elasticloadbalancing:DeleteListener',
-        'elasticloadbalancing:ModifyListener',
-        'elasticloadbalancing:ModifyListenerAttributes',
-        'elasticloadbalancing:DeleteLoadBalancer',
-        'elasticloadbalancing:ModifyLoadBalancerAttributes',
-        'elasticloadbalancing:SetSecurityGroups',
-        'elasticloadbalancing:SetSubnets',
-        'elasticloadbalancing:SetIpAddressType',
-        'elasticloadbalancing:DeleteTargetGroup',
-        'elasticloadbalancing:ModifyTargetGroup',
-        'elasticloadbalancing:ModifyTargetGroupAttributes',
-        'elasticloadbalancing:RegisterTargets',
-        'elasticloadbalancing:DeregisterTargets',
-        'elasticloadbalancing:AddTags',
-        'elasticloadbalancing:RemoveTags',
-      ],
-      Resource: '*',
-    },
-  ],
-};
-
 function loadBalancerController(
   parent: Cluster,
   name: string,
   plan: ClusterPlan,
-  c: { cluster: aws.eks.Cluster; vpc: aws.ec2.Vpc; region: pulumi.Output<string>; tags: Record<string, string>; bootstrap: k8s.Provider },
+  c: { cluster: aws.eks.Cluster; vpc: aws.ec2.Vpc; region: pulumi.Output<string>; partition: pulumi.Output<string>; tags: Record<string, string>; bootstrap: k8s.Provider },
 ): pulumi.Resource[] {
   const e = plan.eks!;
   // EKS Pod Identity: no OIDC provider or service account annotation, just the agent and an association.
   const agent = new aws.eks.Addon(`${name}-pod-identity-agent`, { clusterName: c.cluster.name, addonName: 'eks-pod-identity-agent', resolveConflictsOnCreate: 'OVERWRITE', tags: c.tags }, { parent: c.cluster });
   const role = new aws.iam.Role(`${name}-lbc`, { assumeRolePolicy: assumeRolePolicy('pods.eks.amazonaws.com'), tags: c.tags }, { parent });
-  new aws.iam.RolePolicy(`${name}-lbc`, { role: role.name, policy: JSON.stringify(LOAD_BALANCER_CONTROLLER_POLICY) }, { parent: role });
+  new aws.iam.RolePolicy(`${name}-lbc`, { role: role.name, policy: c.partition.apply(loadBalancerControllerPolicy) }, { parent: role });
   const association = new aws.eks.PodIdentityAssociation(
     `${name}-lbc`,
     { clusterName: c.cluster.name, namespace: 'kube-system', serviceAccount: CLUSTER_DEFAULTS.lbcServiceAccount, roleArn: role.arn, tags: c.tags },

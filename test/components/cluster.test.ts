@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { ComponentProvider } from '@pulumi/pulumi/provider/experimental';
 import { Cluster, ClusterArgs, ControllerImage } from '../../components';
-import { GPU_NODE_TAINT, subnetCidr } from '../../components/cluster';
+import { GPU_NODE_TAINT, LOAD_BALANCER_CONTROLLER, loadBalancerControllerPolicy, subnetCidr } from '../../components/cluster';
 import { HOST_GROUP_DEFAULTS } from '../../components/host-group';
 import { packageRoot } from '../../controller/package-root';
 import { one, ofType, refusal, REGION, Recorded, revealed, underMocks, ZONES } from '../program/mocks';
@@ -128,9 +128,18 @@ describe('Cluster (Pulumi mocks)', function () {
       assert.equal(release.values.clusterName, 'wc');
       const association = one(r, 'aws:eks/podIdentityAssociation:PodIdentityAssociation', 'c-lbc').inputs;
       assert.deepEqual([association.namespace, association.serviceAccount], ['kube-system', release.values.serviceAccount.name]);
+      assert.equal(release.version, LOAD_BALANCER_CONTROLLER.chartVersion);
       const policy = JSON.parse(one(r, 'aws:iam/rolePolicy:RolePolicy', 'c-lbc').inputs.policy);
-      const actions = policy.Statement.flatMap((s: any) => [s.Action].flat());
-      assert.ok(actions.includes('elasticloadbalancing:CreateLoadBalancer') && actions.includes('ec2:AuthorizeSecurityGroupIngress'));
+      // The documentation's policy for the chart's app version, verbatim.
+      const upstream = JSON.parse(fs.readFileSync(path.join(packageRoot(), `components/aws-load-balancer-controller/iam_policy-${LOAD_BALANCER_CONTROLLER.appVersion}.json`), 'utf8'));
+      assert.deepEqual(policy, upstream);
+      // An NLB's backend security group: rules on the targets' own security groups, which the controller did not tag.
+      const unconditional = policy.Statement.filter((s: any) => s.Effect === 'Allow' && s.Resource === '*' && !s.Condition).flatMap((s: any) => [s.Action].flat());
+      for (const action of ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress', 'ec2:DescribeSecurityGroups']) {
+        assert.ok(unconditional.includes(action), `${action} granted on every security group`);
+      }
+      assert.ok(loadBalancerControllerPolicy('aws-us-gov').includes('"arn:aws-us-gov:elasticloadbalancing:*:*:targetgroup/*/*"'));
+      assert.ok(!loadBalancerControllerPolicy('aws-us-gov').includes('"arn:aws:'));
       assert.equal(ofType(r, 'aws:eks/addon:Addon')[0].inputs.addonName, 'eks-pod-identity-agent');
     });
   });
