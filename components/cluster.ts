@@ -66,7 +66,14 @@ export interface EksArgs {
    * taint `HostGroup` with `gpu: true` selects and tolerates (`nvidia.com/gpu.present=true`, `nvidia.com/gpu`).
    */
   gpuNodeGroup?: EksNodeGroupArgs;
-  /** IAM role ARNs that get cluster-admin access entries (`AmazonEKSClusterAdminPolicy`), e.g. a CI deploy role. */
+  /**
+   * IAM role ARNs that get cluster-admin access entries (`AmazonEKSClusterAdminPolicy`), e.g. a CI
+   * deploy role. Empty (the default): EKS gives whoever creates the cluster admin access itself
+   * (`bootstrapClusterCreatorAdminPermissions`). Listed: the cluster is created without that
+   * bootstrap, so that a listed creator does not get two access entries (EKS refuses the second with
+   * 409 ResourceInUseException), and the list must include the role Pulumi runs as (or
+   * `kubeconfigRoleArn`): `pulumi preview` fails, naming it, when it does not. Fixed at creation.
+   */
   adminRoleArns?: string[];
   /** Role the kubeconfig's `aws eks get-token` assumes (`--role-arn`); default: the caller's credentials. */
   kubeconfigRoleArn?: pulumi.Input<string>;
@@ -450,7 +457,8 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
         endpointPublicAccess: true,
         publicAccessCidrs: e.publicAccessCidrs,
       },
-      accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: true },
+      // Either EKS grants the creator access (no list), or the list is every admin, the creator included.
+      accessConfig: { authenticationMode: 'API', bootstrapClusterCreatorAdminPermissions: e.adminRoleArns.length === 0 },
       tags,
     },
     {
@@ -501,8 +509,13 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
 
   const kubeconfig = pulumi.secret(
     pulumi
-      .all([cluster.endpoint, cluster.certificateAuthority.data, region, pulumi.output(e.kubeconfigRoleArn)])
-      .apply(([endpoint, ca, r, roleArn]) => eksKubeconfig({ clusterName: e.clusterName, endpoint, certificateAuthority: ca!, region: r, roleArn, profile: e.kubeconfigProfile })),
+      .all([cluster.endpoint, cluster.certificateAuthority.data, region, pulumi.output(e.kubeconfigRoleArn), aws.getCallerIdentityOutput({}, { parent }).arn])
+      .apply(([endpoint, ca, r, roleArn, caller]) => {
+        // With a profile, kubectl's identity is the profile's, which Pulumi cannot see.
+        const problem = e.kubeconfigProfile === undefined ? adminAccessProblem(e.adminRoleArns, caller, roleArn) : undefined;
+        if (problem) throw new ClusterArgumentError('eks.adminRoleArns', problem);
+        return eksKubeconfig({ clusterName: e.clusterName, endpoint, certificateAuthority: ca!, region: r, roleArn, profile: e.kubeconfigProfile });
+      }),
   );
   // Usable once the nodes (and the load balancer controller) exist: workloads applied through it would otherwise wait on an empty cluster.
   const ready: pulumi.Resource[] = [...nodeGroups, ...adminAccess];
@@ -523,6 +536,32 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
 }
 
 /** The kubeconfig of an EKS cluster, authenticating through `aws eks get-token` (the AWS CLI on the machine that runs it). */
+/**
+ * Why the Kubernetes side of this program could not reach a cluster created with `adminRoleArns`
+ * (no creator bootstrap), or undefined: the identity the kubeconfig uses (`kubeconfigRoleArn`, else
+ * the caller, `arn:…:sts::<account>:assumed-role/<name>/<session>`) must be a listed role.
+ */
+export function adminAccessProblem(adminRoleArns: readonly string[], callerArn: string, kubeconfigRoleArn?: string): string | undefined {
+  if (adminRoleArns.length === 0) return undefined;
+  const used = kubeconfigRoleArn ?? callerArn;
+  const role = roleOf(used);
+  const listed = role !== undefined && adminRoleArns.some((arn) => roleOf(arn)?.account === role.account && roleOf(arn)?.name === role.name);
+  if (listed) return undefined;
+  const who = kubeconfigRoleArn ? `\`eks.kubeconfigRoleArn\` (${kubeconfigRoleArn})` : `the identity Pulumi runs as (${callerArn})`;
+  return (
+    `does not include ${who}. The cluster is created without EKS's access for its creator (a listed creator would get a duplicate access entry), ` +
+    `so nothing here could reach it: add ${role ? `arn:${role.partition}:iam::${role.account}:role/${role.name}` : 'the role you run as'}, or leave \`adminRoleArns\` empty to let EKS give the creator access.`
+  );
+}
+
+/** The partition, account and role name of a role ARN (`arn:<partition>:iam::<account>:role/<path/><name>`) or an assumed-role ARN; undefined for anything else (a user). */
+function roleOf(arn: string): { partition: string; account: string; name: string } | undefined {
+  const m = /^arn:([^:]+):(?:sts|iam)::(\d{12}):(assumed-role|role)\/(.+)$/.exec(arn);
+  if (!m) return undefined;
+  const parts = m[4].split('/');
+  return { partition: m[1], account: m[2], name: m[3] === 'assumed-role' ? parts[0] : parts[parts.length - 1] };
+}
+
 export function eksKubeconfig(c: { clusterName: string; endpoint: string; certificateAuthority: string; region: string; roleArn?: string; profile?: string }): string {
   const args = ['--region', c.region, 'eks', 'get-token', '--cluster-name', c.clusterName, '--output', 'json', ...(c.roleArn ? ['--role-arn', c.roleArn] : [])];
   return JSON.stringify({

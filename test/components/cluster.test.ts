@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { ComponentProvider } from '@pulumi/pulumi/provider/experimental';
 import { Cluster, ClusterArgs, ControllerImage } from '../../components';
-import { GPU_NODE_TAINT, LOAD_BALANCER_CONTROLLER, loadBalancerControllerPolicy, subnetCidr } from '../../components/cluster';
+import { adminAccessProblem, GPU_NODE_TAINT, LOAD_BALANCER_CONTROLLER, loadBalancerControllerPolicy, subnetCidr } from '../../components/cluster';
 import { HOST_GROUP_DEFAULTS } from '../../components/host-group';
 import { packageRoot } from '../../controller/package-root';
 import { one, ofType, refusal, REGION, Recorded, revealed, underMocks, ZONES } from '../program/mocks';
@@ -141,6 +141,40 @@ describe('Cluster (Pulumi mocks)', function () {
       assert.ok(loadBalancerControllerPolicy('aws-us-gov').includes('"arn:aws-us-gov:elasticloadbalancing:*:*:targetgroup/*/*"'));
       assert.ok(!loadBalancerControllerPolicy('aws-us-gov').includes('"arn:aws:'));
       assert.equal(ofType(r, 'aws:eks/addon:Addon')[0].inputs.addonName, 'eks-pod-identity-agent');
+    });
+  });
+
+  describe('who may reach the cluster', () => {
+    const deploy = 'arn:aws:iam::123456789012:role/ci/wasm-control-deploy';
+    const assumed = 'arn:aws:sts::123456789012:assumed-role/wasm-control-deploy/gha-run';
+
+    it('lets EKS give the creator access when no admin role is listed, and creates no access entry', async () => {
+      const { registered: r } = await cluster({ kind: 'eks', eks: {} });
+      assert.equal(ofType(r, 'aws:eks/cluster:Cluster')[0].inputs.accessConfig.bootstrapClusterCreatorAdminPermissions, true);
+      assert.equal(ofType(r, 'aws:eks/accessEntry:AccessEntry').length, 0);
+    });
+
+    it('with admin roles listed, creates the cluster without the creator bootstrap and an entry for each, the creator included', async () => {
+      const { registered: r } = await underMocks({ stack: 'test', callerArn: assumed }, async () => {
+        const c = new Cluster('c', { kind: 'eks', eks: { clusterName: 'wc', adminRoleArns: [deploy, ADMIN] } });
+        await valueOf(c.kubeconfig);
+      });
+      assert.equal(ofType(r, 'aws:eks/cluster:Cluster')[0].inputs.accessConfig.bootstrapClusterCreatorAdminPermissions, false);
+      assert.deepEqual(ofType(r, 'aws:eks/accessEntry:AccessEntry').map((e) => e.inputs.principalArn).sort(), [ADMIN, deploy].sort());
+    });
+
+    it('matches assumed roles to listed roles by account and name (paths and sessions aside), and checks kubeconfigRoleArn instead when set', () => {
+      // What the kubeconfig output fails with (a ClusterArgumentError on eks.adminRoleArns), so `pulumi preview` stops.
+      assert.match(
+        String(adminAccessProblem([deploy], 'arn:aws:sts::123456789012:assumed-role/someone-else/laptop')),
+        /^does not include the identity Pulumi runs as \(arn:aws:sts::123456789012:assumed-role\/someone-else\/laptop\).*add arn:aws:iam::123456789012:role\/someone-else, or leave `adminRoleArns` empty/,
+      );
+      assert.equal(adminAccessProblem([deploy], assumed), undefined);
+      assert.equal(adminAccessProblem([], 'arn:aws:iam::123456789012:user/alice'), undefined);
+      assert.match(String(adminAccessProblem([deploy], 'arn:aws:sts::999999999999:assumed-role/wasm-control-deploy/x')), /does not include/);
+      assert.match(String(adminAccessProblem([deploy], 'arn:aws:iam::123456789012:user/alice')), /add the role you run as/);
+      assert.equal(adminAccessProblem([deploy], 'arn:aws:iam::123456789012:user/alice', deploy), undefined);
+      assert.match(String(adminAccessProblem([deploy], assumed, ADMIN)), /`eks.kubeconfigRoleArn` \(arn:aws:iam::123456789012:role\/ci-deploy\)/);
     });
   });
 

@@ -31,6 +31,8 @@ export interface MockOptions {
   preview?: boolean;
   /** Configuration, keys `<namespace>:<key>`, values as the CLI passes them (strings; JSON for the rest). */
   config?: Record<string, string>;
+  /** Who runs Pulumi (`aws.getCallerIdentity`); default: the stack's first `eks.adminRoleArns` role (its deploy role), assumed. */
+  callerArn?: string;
   /** The EKS clusters that exist already (`aws.eks.getClusters`). */
   existingEksClusters?: string[];
 }
@@ -51,6 +53,14 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
   }
 }
 
+/** The stack's deploy role as sts:GetCallerIdentity shows it when assumed; a role of ours when the stack lists none. */
+function callerOf(config: Record<string, string> | undefined): string {
+  const eks = config?.['wasm-control:eks'];
+  const role = eks ? (JSON.parse(eks) as { adminRoleArns?: string[] }).adminRoleArns?.[0] : undefined;
+  const [, account, name] = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/.exec(role ?? '') ?? [undefined, ACCOUNT, 'deployer'];
+  return `arn:aws:sts::${account}:assumed-role/${name}/ci`;
+}
+
 export async function underMocks<T>(options: MockOptions, construct: () => T | Promise<T>): Promise<MockRun<T>> {
   const registered: Recorded[] = [];
   await pulumi.runtime.setMocks(
@@ -69,6 +79,8 @@ export async function underMocks<T>(options: MockOptions, construct: () => T | P
             return { names: ZONES, zoneIds: ZONES.map((_, i) => `euw1-az${i + 1}`) };
           case 'aws:eks/getClusters:getClusters':
             return { names: options.existingEksClusters ?? [], id: REGION };
+          case 'aws:index/getCallerIdentity:getCallerIdentity':
+            return { accountId: ACCOUNT, arn: options.callerArn ?? callerOf(options.config), userId: 'AROAEXAMPLE:ci' };
           case 'aws:ecr/getAuthorizationToken:getAuthorizationToken':
             return { userName: 'AWS', password: 'ecr-token', proxyEndpoint: `https://${args.inputs.registryId}.dkr.ecr.${REGION}.amazonaws.com` };
           default:

@@ -75,6 +75,19 @@ describe('the Pulumi program under mocks, per stack', function () {
     }
   });
 
+  it('gives every EKS stack\'s first apply one access entry per principal, the deploy role that creates the cluster included', async () => {
+    for (const stack of STACKS.filter((s) => stackConfig(s)['wasm-control:clusterKind'] === 'eks')) {
+      const { registered: r } = await run(stack);
+      const [cluster] = ofType(r, 'aws:eks/cluster:Cluster');
+      const principals = ofType(r, 'aws:eks/accessEntry:AccessEntry').map((e) => e.inputs.principalArn as string);
+      const deployRole = (JSON.parse(stackConfig(stack)['wasm-control:eks']) as { adminRoleArns: string[] }).adminRoleArns[0];
+      // EKS's own entry for the creator would be a second one for the deploy role: none.
+      assert.equal(cluster.inputs.accessConfig.bootstrapClusterCreatorAdminPermissions, false, stack);
+      assert.ok(principals.includes(deployRole), `${stack}: ${principals.join(', ')}`);
+      assert.equal(new Set(principals).size, principals.length, `${stack}: a principal twice`);
+    }
+  });
+
   it('applies the defaults Pulumi.yaml declares', () => {
     const project = YAML.parse(fs.readFileSync(path.join(packageRoot(), 'Pulumi.yaml'), 'utf8'));
     const declared = Object.fromEntries(Object.entries<any>(project.config).map(([k, d]) => [k, d.default]));
