@@ -108,8 +108,9 @@ export class Reconciler {
   /** Say so at the first idle of a leadership term too, writes or not (after the first resolve). */
   private announce = false;
   private resolvedOnce = false;
-  /** Sweeps over every trigger completed (for tests and metrics). */
+  /** Sweeps over every trigger completed, and keys worked on (for tests and metrics). */
   passes = 0;
+  worked = 0;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
@@ -137,6 +138,11 @@ export class Reconciler {
       if (d.reason === 'EndpointIgnored') verdict(d.trigger).ignored.push(d.message);
     }
     for (const c of output.model.clusters) verdict(c.trigger.key).endpoints = c.endpoints.length;
+    // An unchanged verdict keeps its identity, so a trigger found in line stays so (a resolve for another trigger re-decides nothing here).
+    for (const [key, v] of verdicts) {
+      const last = this.verdicts.get(key);
+      if (last && sameVerdict(last, v)) verdicts.set(key, last);
+    }
     // Forget triggers that are gone.
     for (const map of [this.inLine, this.applied, this.statusWritten]) for (const key of map.keys()) if (!routed.has(key)) map.delete(key);
     this.routed = routed;
@@ -260,6 +266,7 @@ export class Reconciler {
 
   private async work(key: string): Promise<void> {
     if (!this.options.isLeader() || this.closed) return;
+    this.worked++;
     try {
       if (key.startsWith(PLAIN_DEPLOYMENT)) await this.placementEvent(key.slice(PLAIN_DEPLOYMENT.length));
       else await this.reconcile(key);
@@ -408,6 +415,16 @@ export class Reconciler {
 }
 
 const NO_VERDICT: Verdict = { endpoints: 0, ignored: [] };
+
+function sameVerdict(a: Verdict, b: Verdict): boolean {
+  return (
+    a.endpoints === b.endpoints &&
+    a.rejection?.reason === b.rejection?.reason &&
+    a.rejection?.message === b.rejection?.message &&
+    a.ignored.length === b.ignored.length &&
+    a.ignored.every((m, i) => m === b.ignored[i])
+  );
+}
 
 function splitKey(key: string): [string, string] {
   const slash = key.indexOf('/');

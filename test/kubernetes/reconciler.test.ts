@@ -170,6 +170,23 @@ describe('Kubernetes mode: source and reconciler', () => {
     assert.equal(resolves(), resolvedBefore, 'no resolve for a status change');
   });
 
+  it('re-decides only what a resolve changed: a new trigger is worked on, the settled ones are not', async () => {
+    const { server } = cluster;
+    for (let i = 0; i < 30; i++) server.put(trigger(`settled-${i}`, { host: `settled-${i}.example.com` }));
+    const { replica } = await cluster.controller('replica-a');
+    await cluster.changes.until('all written', () => cluster.condition('settled-29', 'Programmed'));
+    await replica.reconciler.idle();
+    // Settle: the status writes come back through the watch and are found in line.
+    await cluster.changes.until('every status seen back', () => replica.source.trigger('default', 'settled-29')?.status !== undefined);
+    await replica.reconciler.idle();
+    const worked = replica.reconciler.worked;
+    server.put(trigger('newcomer', { host: 'newcomer.example.com' }));
+    await cluster.changes.until('newcomer written', () => cluster.condition('newcomer', 'Programmed'));
+    await replica.reconciler.idle();
+    // The newcomer, and its own writes coming back (its status, its deployment): not the 30 others.
+    assert.ok(replica.reconciler.worked - worked <= 4, `${replica.reconciler.worked - worked} keys worked on`);
+  });
+
   it('writes through a bounded pool of workers, one write per object, and says when the queue has drained', async () => {
     const { server } = cluster;
     server.writeDelayMs = 20;
