@@ -177,7 +177,7 @@ export class Controller {
     const pathname = new URL(req.url ?? '/', 'http://admin').pathname;
     const snapshot = this.ads.currentSnapshot();
     if (pathname.startsWith('/debug/') && !withDebug) {
-      return json({ error: `the debug views are served on ${this.options.debugAddress} only (kubectl port-forward reaches it)` }, 404);
+      return json({ error: `the debug views are served on ${splitHostPort(this.options.debugAddress!)[0]}:${this.debugPort} only (kubectl port-forward reaches it)` }, 404);
     }
     switch (pathname) {
       case '/healthz':

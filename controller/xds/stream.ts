@@ -51,7 +51,7 @@ export interface StreamLimits {
 export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxNamesPerType: 100_000, maxListenerNames: 1_000, stallTimeoutMs: 30_000 };
 
 /** Client-supplied text as logs and /debug/clients show it: at most `max` characters. */
-export function truncated(text: string, max: number): string {
+function truncated(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
 

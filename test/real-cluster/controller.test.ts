@@ -11,8 +11,6 @@
  * start costs seconds): each step names what it proves.
  */
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -41,7 +39,6 @@ interface Replica extends ControllerProcess {
 describe('real API server: the controller as its ServiceAccount', function () {
   this.timeout(60_000);
   let cluster: RealCluster;
-  let tmp: string;
   let kubeconfig: string;
   let custom: CustomObjectsApi;
   const replicas: Replica[] = [];
@@ -98,7 +95,6 @@ describe('real API server: the controller as its ServiceAccount', function () {
   before(async function () {
     // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
     this.timeout(45 * 60_000);
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-e2e-'));
     cluster = await RealCluster.start({ crds: [path.join(ROOT, HTTPTRIGGER_CRD_PATH), path.join(ROOT, RUNTIME_CRDS_PATH)] });
     custom = cluster.adminConfig().makeApiClient(CustomObjectsApi);
     await kubectl('create', 'namespace', 'wasmcloud');
@@ -127,7 +123,6 @@ describe('real API server: the controller as its ServiceAccount', function () {
     await Promise.all(replicas.map((r) => r.exited));
     for (const b of backends) b.server.forceShutdown();
     await cluster?.stop();
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('starts as the ServiceAccount (source kubernetes by default in a pod), lists every kind and takes the Lease', async () => {

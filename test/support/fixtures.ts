@@ -1,6 +1,5 @@
 /** Builders for the manifests the tests feed the resolver and the pipeline. */
 import { TRIGGER_LABEL, type Host, type Workload } from '../../controller/api/types';
-import type { Diagnostic } from '../../controller/api/validate';
 import type { ProtoJson } from '../../controller/envoy/protos';
 import { Pipeline, type PipelineOutput } from '../../controller/pipeline';
 
@@ -65,10 +64,6 @@ export function routeConfig(out: PipelineOutput): ProtoJson {
   const [rc, ...rest] = out.resources.routeConfigurations;
   if (!rc || rest.length > 0) throw new Error(`expected one RouteConfiguration, got ${out.resources.routeConfigurations.length}`);
   return rc;
-}
-
-export function diagnosticsOf(out: { diagnostics: Diagnostic[] }, trigger: string): Diagnostic[] {
-  return out.diagnostics.filter((d) => d.trigger === trigger);
 }
 
 /** A deep copy with JSON semantics, to compare against what would go on the wire. */

@@ -61,7 +61,7 @@ function crd(kind: string, plural: string, root: Schema, extra: { shortNames?: s
   };
 }
 
-export function runtimeCrds(): Schema[] {
+function runtimeCrds(): Schema[] {
   const template = workloadTemplate();
   const workloadSpec = (template.properties as Schema).spec as Schema;
   const replicaSetSpec = { replicas: { type: 'integer', format: 'int32', default: 1 }, template };
