@@ -72,7 +72,8 @@ export interface EksArgs {
    * (`bootstrapClusterCreatorAdminPermissions`). Listed: the cluster is created without that
    * bootstrap, so that a listed creator does not get two access entries (EKS refuses the second with
    * 409 ResourceInUseException), and the list must include the role Pulumi runs as (or
-   * `kubeconfigRoleArn`): `pulumi preview` fails, naming it, when it does not. Fixed at creation.
+   * `kubeconfigRoleArn`): the preview of a cluster still to be created fails, naming it, when it
+   * does not. Fixed at creation: an existing cluster keeps the model it was created with.
    */
   adminRoleArns?: string[];
   /** Role the kubeconfig's `aws eks get-token` assumes (`--role-arn`); default: the caller's credentials. */
@@ -445,6 +446,16 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
   const nodeRole = new aws.iam.Role(`${name}-node`, { assumeRolePolicy: assumeRolePolicy('ec2.amazonaws.com'), tags }, opts);
   const nodePolicies = MANAGED_POLICY.node.map((p) => new aws.iam.RolePolicyAttachment(`${name}-node-${p}`, { role: nodeRole.name, policyArn: managedPolicy(p) }, { parent: nodeRole }));
 
+  // A cluster still to be created: checked before it is (in the preview), as its creator gets no access of its own.
+  // An existing one keeps the access model it was created with (the flag is create-only).
+  const accessChecked = pulumi
+    .all([aws.getCallerIdentityOutput({}, opts).arn, pulumi.output(e.kubeconfigRoleArn), eksClusterExists(e.clusterName)])
+    .apply(([caller, roleArn, exists]) => {
+      // With a profile, kubectl's identity is the profile's, which Pulumi cannot see.
+      const problem = exists || e.kubeconfigProfile !== undefined ? undefined : adminAccessProblem(e.adminRoleArns, caller, roleArn);
+      if (problem) throw new ClusterArgumentError('eks.adminRoleArns', problem);
+      return clusterPolicies;
+    });
   const cluster = new aws.eks.Cluster(
     `${name}-eks`,
     {
@@ -463,7 +474,7 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
     },
     {
       parent,
-      dependsOn: clusterPolicies,
+      dependsOn: accessChecked,
       // Both are create-only: a diff on them would replace the cluster (pulumi-aws#3997).
       ignoreChanges: ['accessConfig.bootstrapClusterCreatorAdminPermissions', 'bootstrapSelfManagedAddons'],
     },
@@ -509,13 +520,8 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
 
   const kubeconfig = pulumi.secret(
     pulumi
-      .all([cluster.endpoint, cluster.certificateAuthority.data, region, pulumi.output(e.kubeconfigRoleArn), aws.getCallerIdentityOutput({}, { parent }).arn])
-      .apply(([endpoint, ca, r, roleArn, caller]) => {
-        // With a profile, kubectl's identity is the profile's, which Pulumi cannot see.
-        const problem = e.kubeconfigProfile === undefined ? adminAccessProblem(e.adminRoleArns, caller, roleArn) : undefined;
-        if (problem) throw new ClusterArgumentError('eks.adminRoleArns', problem);
-        return eksKubeconfig({ clusterName: e.clusterName, endpoint, certificateAuthority: ca!, region: r, roleArn, profile: e.kubeconfigProfile });
-      }),
+      .all([cluster.endpoint, cluster.certificateAuthority.data, region, pulumi.output(e.kubeconfigRoleArn)])
+      .apply(([endpoint, ca, r, roleArn]) => eksKubeconfig({ clusterName: e.clusterName, endpoint, certificateAuthority: ca!, region: r, roleArn, profile: e.kubeconfigProfile })),
   );
   // Usable once the nodes (and the load balancer controller) exist: workloads applied through it would otherwise wait on an empty cluster.
   const ready: pulumi.Resource[] = [...nodeGroups, ...adminAccess];
@@ -550,7 +556,7 @@ export function adminAccessProblem(adminRoleArns: readonly string[], callerArn: 
   const who = kubeconfigRoleArn ? `\`eks.kubeconfigRoleArn\` (${kubeconfigRoleArn})` : `the identity Pulumi runs as (${callerArn})`;
   return (
     `does not include ${who}. The cluster is created without EKS's access for its creator (a listed creator would get a duplicate access entry), ` +
-    `so nothing here could reach it: add ${role ? `arn:${role.partition}:iam::${role.account}:role/${role.name}` : 'the role you run as'}, or leave \`adminRoleArns\` empty to let EKS give the creator access.`
+    `so nothing here could reach it: add ${kubeconfigRoleArn ?? (role ? `arn:${role.partition}:iam::${role.account}:role/${role.name} (with its path, if it has one)` : 'the role you run as')}, or leave \`adminRoleArns\` empty to let EKS give the creator access.`
   );
 }
 

@@ -167,7 +167,7 @@ describe('Cluster (Pulumi mocks)', function () {
       // What the kubeconfig output fails with (a ClusterArgumentError on eks.adminRoleArns), so `pulumi preview` stops.
       assert.match(
         String(adminAccessProblem([deploy], 'arn:aws:sts::123456789012:assumed-role/someone-else/laptop')),
-        /^does not include the identity Pulumi runs as \(arn:aws:sts::123456789012:assumed-role\/someone-else\/laptop\).*add arn:aws:iam::123456789012:role\/someone-else, or leave `adminRoleArns` empty/,
+        /^does not include the identity Pulumi runs as \(arn:aws:sts::123456789012:assumed-role\/someone-else\/laptop\).*add arn:aws:iam::123456789012:role\/someone-else \(with its path, if it has one\), or leave `adminRoleArns` empty/,
       );
       assert.equal(adminAccessProblem([deploy], assumed), undefined);
       assert.equal(adminAccessProblem([], 'arn:aws:iam::123456789012:user/alice'), undefined);
