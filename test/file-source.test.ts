@@ -119,6 +119,17 @@ describe('FileSource', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('keeps a folder\'s files and changes when a symlink in it points at nothing', async () => {
+    fs.writeFileSync(path.join(dir, 'a.yaml'), trigger('a'));
+    await start([dir], ['a']);
+    fs.symlinkSync(path.join(dir, 'nowhere.yaml'), path.join(dir, 'dangling.yaml'));
+    fs.writeFileSync(path.join(dir, 'b.yaml'), trigger('b'));
+    await holds(['a', 'b'], 'the folder still read past the dangling link');
+    source!.rescanNow(true);
+    await holds(['a', 'b'], 'nothing withdrawn after a re-scan');
+    assert.deepEqual(errors, []);
+  });
+
   it('keeps seeing a folder\'s file after it is replaced by rename (atomic writes, editors)', async () => {
     fs.writeFileSync(path.join(dir, 'a.yaml'), trigger('a'));
     await start([dir], ['a']);

@@ -73,9 +73,9 @@ export class FileSource implements Source {
     this.scanSignature = signature;
     /** Configured paths that cannot be listed now: their files are kept as they were. */
     const unlisted: string[] = [];
-    for (const problem of problems) {
-      this.report(problem.file, problem.message);
-      unlisted.push(problem.file);
+    for (const { root, error } of problems) {
+      this.report(error.file, error.message);
+      unlisted.push(root);
     }
     const now = Date.now();
     for (const file of [...this.lastGood.keys()]) {
@@ -212,9 +212,9 @@ export class FileSource implements Source {
    * The manifest files under the configured paths, the paths that cannot be listed, and what a
    * re-scan compares: every file's path, size and modification time.
    */
-  private list(): { files: Set<string>; problems: ManifestError[]; signature: string } {
+  private list(): { files: Set<string>; problems: { root: string; error: ManifestError }[]; signature: string } {
     const files = new Set<string>();
-    const problems: ManifestError[] = [];
+    const problems: { root: string; error: ManifestError }[] = [];
     const parts: string[] = [];
     for (const root of this.paths) {
       try {
@@ -225,7 +225,8 @@ export class FileSource implements Source {
         }
       } catch (err) {
         if (!(err instanceof ManifestError)) throw err;
-        problems.push(err);
+        // The configured path keeps its files, whichever path under it failed.
+        problems.push({ root, error: err });
         parts.push(`${root}:missing`);
       }
     }

@@ -46,6 +46,8 @@ export function manifestFiles(paths: readonly string[]): string[] {
     try {
       stat = fs.statSync(p);
     } catch (err) {
+      // An entry gone since its folder was listed, or a symlink to nothing, is simply not a manifest.
+      if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw new ManifestError(p, `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     if (stat.isDirectory()) {
