@@ -24,7 +24,7 @@ import { REJECTION_REASONS, type Diagnostic } from '../api/validate';
 import type { PipelineOutput } from '../pipeline';
 import { checkPlacement, type PlacementRequest } from '../placement/hosts';
 import type { HeartbeatMonitor } from '../placement/heartbeats';
-import { trimmed } from '../sources/kubernetes';
+import { sameRoutes, trimmed } from '../sources/kubernetes';
 import type { SourceObjects } from '../sources/source';
 import { decideTrigger, placementRequest } from './decide';
 import { containsFields, FIELD_MANAGER, stableJson } from './desired';
@@ -287,7 +287,7 @@ export class Reconciler {
     const inputs = this.inputs(key);
     const routed = this.routed.get(key);
     // Deleted (garbage collection removes its deployment), or edited and not yet resolved (that resolve checks it again).
-    if (!inputs || !routed || inputs.trigger.metadata.uid !== routed.metadata.uid || inputs.trigger.metadata.generation !== routed.metadata.generation) return;
+    if (!inputs || !routed || !sameRoutes(routed as KubernetesObject, inputs.trigger as KubernetesObject)) return;
     const { trigger, verdict } = inputs;
     const now = Date.now();
     const nowText = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
@@ -314,8 +314,10 @@ export class Reconciler {
     const hb = this.options.heartbeats;
     const [namespace, name] = splitKey(key);
     const wd = this.options.store.workloadDeployment(namespace, name);
-    if (!hb || !wd || isTriggerOwned(wd)) return;
-    const verdict = checkPlacement(placementRequest(wd.spec.template.spec), hb.advertisements(), this.hosts, Date.now(), hb.settled());
+    // An invalid one (no template spec) is the source's to report.
+    const spec = wd?.spec?.template?.spec;
+    if (!hb || !wd || !spec || isTriggerOwned(wd)) return;
+    const verdict = checkPlacement(placementRequest(spec), hb.advertisements(), this.hosts, Date.now(), hb.settled());
     if (verdict?.status === 'False') await this.event(wd, verdict.reason, verdict.message);
   }
 

@@ -212,7 +212,7 @@ export class KubernetesSource implements Source {
     return this.find('HTTPTrigger', namespace, name) as HTTPTrigger | undefined;
   }
 
-  /** The WorkloadDeployment as stored, for the reconciler. */
+  /** The WorkloadDeployment as stored (valid or not: a foreign one of a trigger's name is reported either way), for the reconciler. */
   workloadDeployment(namespace: string, name: string): WorkloadDeployment | undefined {
     return this.find('WorkloadDeployment', namespace, name) as WorkloadDeployment | undefined;
   }
@@ -288,7 +288,7 @@ export function trimmed<T extends KubernetesObject>(object: T): T {
 }
 
 /** The same trigger at the same generation: its spec, name and creation time, all a route depends on, are unchanged. */
-function sameRoutes(last: KubernetesObject | undefined, now: KubernetesObject): boolean {
+export function sameRoutes(last: KubernetesObject | undefined, now: KubernetesObject): boolean {
   const [a, b] = [last?.metadata, now.metadata];
   return a?.uid !== undefined && a.uid === b?.uid && a.generation !== undefined && a.generation === b.generation;
 }
