@@ -43,6 +43,8 @@ interface Watcher {
 
 export interface WriteRecord {
   method: string;
+  /** When it arrived (performance.now()). */
+  at: number;
   path: string;
   contentType?: string;
   fieldManager?: string;
@@ -234,7 +236,7 @@ export class FakeApiServer {
     const contentType = (req.headers['content-type'] ?? '').split(';')[0];
     const fieldManager = url.searchParams.get('fieldManager') ?? undefined;
     const body = text ? (contentType.includes('yaml') ? YAML.parse(text) : JSON.parse(text)) : undefined;
-    this.writes.push({ method, path: url.pathname, contentType, fieldManager, body });
+    this.writes.push({ method, at: performance.now(), path: url.pathname, contentType, fieldManager, body });
     if (method === 'DELETE') {
       const o = this.objects.get(key);
       if (!o) throw notFound(plural, name);
@@ -289,7 +291,7 @@ export class FakeApiServer {
 
   private create(res: http.ServerResponse, collection: string, namespace: string | undefined, text: string, url: URL, req: http.IncomingMessage): void {
     const body = JSON.parse(text);
-    this.writes.push({ method: 'POST', path: url.pathname, contentType: req.headers['content-type'], fieldManager: url.searchParams.get('fieldManager') ?? undefined, body });
+    this.writes.push({ method: 'POST', at: performance.now(), path: url.pathname, contentType: req.headers['content-type'], fieldManager: url.searchParams.get('fieldManager') ?? undefined, body });
     const ns = namespace ?? body.metadata?.namespace;
     const name = body.metadata?.name ?? (body.metadata?.generateName ? `${body.metadata.generateName}${randomUUID().slice(0, 5)}` : undefined);
     if (!name) throw new HttpError(422, 'Invalid', 'metadata.name: Required value');
