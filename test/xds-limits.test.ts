@@ -32,6 +32,14 @@ describe('xDS server: what one client may cost it', function () {
     assert.equal(world.ads.apiListenersHeld, 60, 'only the first 60 were ever built');
   });
 
+  it('ends a delta stream that claims to hold more resources than the limit of names', async () => {
+    world = await new World({}, { limits: { maxNamesPerType: 1_000 } }).start({ triggers: ['a'] });
+    const stream = world.client().delta();
+    const held = Object.fromEntries(Array.from({ length: 1_001 }, (_, i) => [`c${i}`, 'v1']));
+    stream.send({ type_url: CDS, node: { id: 'greedy' }, initial_resource_versions: held });
+    await assert.rejects(stream.next(), (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED && /1001 names of Cluster/.test(err.details));
+  });
+
   it('ends a state-of-the-world stream that asks for more names of a type than the limit', async () => {
     world = await new World({}, { limits: { maxNamesPerType: 1_000 } }).start({ triggers: ['a'] });
     const stream = world.client().sotw();

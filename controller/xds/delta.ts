@@ -107,6 +107,8 @@ export class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaState> {
     const unsubscribe = request.resource_names_unsubscribe ?? [];
     const fresh = new Set<string>();
     const initial = request.initial_resource_versions ?? {};
+    // What a client says it holds is bounded like what it subscribes (it is kept until answered).
+    if (first && !this.withinLimits(typeUrl, Object.keys(initial).length)) return;
     if (first && subscribe.length === 0 && !unsubscribe.includes('*')) state.wildcard = true; // legacy wildcard
     for (const name of subscribe) {
       if (isWildcardName(typeUrl, name)) {
