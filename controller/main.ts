@@ -85,13 +85,14 @@ async function main(): Promise<void> {
       );
     });
   if (sourceKind === 'kubernetes') {
+    // The flags first: a mistyped one is named before any kubeconfig is read.
+    const qps = count('--kube-api-qps', values['kube-api-qps'] ?? process.env.KUBE_API_QPS ?? '0');
+    const burst = count('--kube-api-burst', values['kube-api-burst'] ?? process.env.KUBE_API_BURST ?? String(2 * qps));
+    const workers = count('--reconcile-workers', values['reconcile-workers'] ?? process.env.RECONCILE_WORKERS ?? String(DEFAULT_WORKERS));
+    if (workers < 1) throw new Error(`--reconcile-workers ${workers}: give at least 1`);
     const kubeConfig = new SharedConnectionsKubeConfig();
     kubeConfig.loadFromDefault();
     const natsUrl = values['nats-url'] ?? process.env.NATS_URL;
-    const qps = count('--kube-api-qps', values['kube-api-qps'] ?? process.env.KUBE_API_QPS ?? '0');
-    const burst = count('--kube-api-burst', values['kube-api-burst'] ?? process.env.KUBE_API_BURST ?? String(Math.max(1, 2 * qps)));
-    const workers = count('--reconcile-workers', values['reconcile-workers'] ?? process.env.RECONCILE_WORKERS ?? String(DEFAULT_WORKERS));
-    if (workers < 1) throw new Error(`--reconcile-workers ${workers}: give at least 1`);
     const running = new KubernetesController({
       kubeConfig,
       log,

@@ -1,6 +1,6 @@
 /** The controller process in file mode, through its real entry point: admin endpoints, watching, last good state, SIGTERM. */
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -8,13 +8,14 @@ import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { AdsClient } from './support/ads-client';
 import { triggerYaml } from './support/fixtures';
-import { ProcessLogs } from './support/process-logs';
+import { CONTROLLER_MAIN, spawnController, type ControllerProcess } from './support/controller-process';
+import type { ProcessLogs } from './support/process-logs';
 
-const MAIN = path.join(__dirname, '../controller/main.js');
 
 describe('controller process (file mode)', function () {
   this.timeout(20000);
   let dir: string;
+  let controller: ControllerProcess;
   let child: ChildProcessWithoutNullStreams;
   let logs: ProcessLogs;
   let admin: string;
@@ -24,11 +25,10 @@ describe('controller process (file mode)', function () {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-'));
     fs.writeFileSync(path.join(dir, 'a.yaml'), triggerYaml('a', 'a.example.com'));
     // No periodic re-scan: every update below comes from a watch or a signal.
-    child = spawn(process.execPath, [MAIN, '--manifests', dir, '--rescan-interval', '0', '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
-    logs = new ProcessLogs(child.stdout);
-    const listening = await logs.first((l) => l.msg === 'wasm-control listening');
-    admin = `http://${listening.admin as string}`;
-    xdsPort = Number(String(listening.xds).split(':').pop());
+    controller = await spawnController(['--manifests', dir, '--rescan-interval', '0']);
+    ({ child, logs } = controller);
+    admin = `http://${controller.admin}`;
+    xdsPort = Number(controller.xds.split(':').pop());
   });
 
   after(() => {
@@ -62,17 +62,15 @@ describe('controller process (file mode)', function () {
   it('starts with a file that fails while its aliases are resolved: names the file, serves the rest', async () => {
     const bomb = path.join(dir, 'bomb.yaml');
     fs.writeFileSync(bomb, 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n');
-    const other = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0']);
+    const other = await spawnController(['--manifests', dir]);
     try {
-      const otherLogs = new ProcessLogs(other.stdout);
-      const skipped = await otherLogs.first((l) => l.msg === 'manifest file skipped; its last good content is kept');
+      const skipped = await other.logs.first((l) => l.msg === 'manifest file skipped; its last good content is kept');
       assert.equal(skipped.file, bomb);
       assert.match(String(skipped.reason), /Excessive alias count/);
-      const listening = await otherLogs.first((l) => l.msg === 'wasm-control listening');
-      const routes = (await (await fetch(`http://${listening.admin as string}/debug/routes`)).json()) as { host: string }[];
+      const routes = (await (await fetch(`http://${other.admin}/debug/routes`)).json()) as { host: string }[];
       assert.ok(routes.length > 0, 'the other files are served');
     } finally {
-      other.kill('SIGKILL');
+      other.child.kill('SIGKILL');
       fs.rmSync(bomb);
     }
   });
@@ -105,9 +103,24 @@ describe('controller process (file mode)', function () {
     assert.equal((await fetch(`${admin}/healthz`)).status, 200);
   });
 
+  const badFlags: [string[], string][] = [
+    [['--source', 'kubernetes', '--reconcile-workers', '0'], '--reconcile-workers 0: give at least 1'],
+    [['--source', 'kubernetes', '--kube-api-qps', '1.5'], '--kube-api-qps 1.5: give a whole number, e.g. 16'],
+    [['--source', 'kubernetes', '--kube-api-burst', 'x'], '--kube-api-burst x: give a whole number, e.g. 16'],
+    [['--source', 'files', '--rescan-interval', 'x'], '--rescan-interval x: give seconds, e.g. 10'],
+    [['--source', 'nowhere'], '--source nowhere: use files or kubernetes'],
+  ];
+  for (const [args, message] of badFlags) {
+    it(`exits 1 before listening on ${args.slice(2).join(' ') || args.join(' ')}, with one line: ${message}`, () => {
+      const run = spawnSync(process.execPath, [CONTROLLER_MAIN, ...args], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' } });
+      assert.equal(run.status, 1);
+      assert.equal(run.stderr, `wasm-control: ${message}\n`);
+    });
+  }
+
   it('exits 1 with one line naming the address and the flag when the admin port is in use', async () => {
     const port = new URL(admin).port;
-    const other = spawn(process.execPath, [MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', `127.0.0.1:${port}`]);
+    const other = spawn(process.execPath, [CONTROLLER_MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', `127.0.0.1:${port}`]);
     let stderr = '';
     other.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise((resolve) => other.once('exit', resolve));
@@ -118,30 +131,24 @@ describe('controller process (file mode)', function () {
   it('exits within --shutdown-timeout on SIGTERM though a client never reads the config dump it asked for', async () => {
     const big = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-big-'));
     fs.writeFileSync(path.join(big, 'many.yaml'), Array.from({ length: 5_000 }, (_, i) => triggerYaml(`t${i}`, `t${i}.example.com`)).join('---\n'));
-    const slow = spawn(process.execPath, [MAIN, '--manifests', big, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', '--shutdown-timeout', '1']);
+    const slow = await spawnController(['--manifests', big, '--shutdown-timeout', '1']);
     try {
-      const slowLogs = new ProcessLogs(slow.stdout);
-      const listening = await slowLogs.first((l) => l.msg === 'wasm-control listening');
       // ~12 MB the client never reads: without a deadline the admin server would wait for it.
-      const reader = await new Promise<http.IncomingMessage>((resolve, reject) =>
-        http.get(`http://${listening.admin as string}/debug/config_dump`, resolve).on('error', reject),
-      );
+      const reader = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`http://${slow.admin}/debug/config_dump`, resolve).on('error', reject));
       reader.pause();
-      const deadline = slowLogs.next((l) => l.msg === 'shutdown deadline passed; exiting');
-      const exited = new Promise((resolve) => slow.once('exit', resolve));
-      slow.kill('SIGTERM');
+      const deadline = slow.logs.next((l) => l.msg === 'shutdown deadline passed; exiting');
+      slow.child.kill('SIGTERM');
       assert.equal((await deadline).shutdownTimeoutSeconds, 1);
-      assert.equal(await exited, 1);
+      assert.equal(await slow.exited, 1);
       reader.destroy();
     } finally {
-      if (slow.exitCode === null) slow.kill('SIGKILL');
+      if (slow.child.exitCode === null) slow.child.kill('SIGKILL');
       fs.rmSync(big, { recursive: true, force: true });
     }
   });
 
   it('exits 0 on SIGTERM', async () => {
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await controller.exited, 0);
   });
 });
