@@ -1,5 +1,6 @@
 /** Object names, ports and labels the control plane's pieces refer to each other by. */
 import { createHash } from 'node:crypto';
+import { CONTROLLER_PORTS } from '../controller/address';
 
 export const CONTROLLER = 'wasm-control-controller';
 export const ENVOY = 'wasm-control-envoy';
@@ -10,10 +11,10 @@ export const INGRESS_SERVICE = 'ingress';
 export const PERSES = 'perses';
 
 export const PORTS = {
-  controllerXds: 18000,
-  controllerAdmin: 9902,
+  controllerXds: CONTROLLER_PORTS.xds,
+  controllerAdmin: CONTROLLER_PORTS.admin,
   /** Loopback only: the controller's /debug views. */
-  controllerDebug: 9903,
+  controllerDebug: CONTROLLER_PORTS.debug,
   envoyHttp: 8080,
   envoyAdmin: 9901,
   ingressService: 80,

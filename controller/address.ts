@@ -1,4 +1,7 @@
-/** `host:port` flags (`127.0.0.1:18000`, `[::1]:9902`). */
+/** `host:port` flags (`127.0.0.1:18000`, `[::1]:9902`), and the controller's default ports. */
+
+/** The controller's ports unless told otherwise; the ControlPlane's pods use the same. */
+export const CONTROLLER_PORTS = { xds: 18000, admin: 9902, debug: 9903 } as const;
 
 /** Splits `host:port`; throws naming the text when there is no numeric port. */
 export function splitHostPort(address: string): [string, number] {

@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { splitHostPort } from './address';
+import { CONTROLLER_PORTS, splitHostPort } from './address';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { DEFAULT_WORKERS } from './reconcile/reconciler';
@@ -26,10 +26,10 @@ const USAGE = `usage: node dist/controller/main.js [options]
   --kube-api-qps <n>          kubernetes mode: client-side limit on writes per second, 0 for none (env KUBE_API_QPS;
                               default 0, as controller-runtime: the API server's priority and fairness limits us)
   --kube-api-burst <n>        kubernetes mode: writes allowed at once above --kube-api-qps (env KUBE_API_BURST; default 2 × qps)
-  --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:18000)
-  --admin-address <host:port> admin HTTP address: /healthz, /readyz, /metrics (env ADMIN_ADDRESS; default 127.0.0.1:9902)
+  --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.xds})
+  --admin-address <host:port> admin HTTP address: /healthz, /readyz, /metrics (env ADMIN_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.admin})
   --debug-address <host:port> the /debug/* views (env DEBUG_ADDRESS; default: the admin address when that is loopback,
-                              else 127.0.0.1:9903, which kubectl port-forward reaches and other pods do not)
+                              else 127.0.0.1:${CONTROLLER_PORTS.debug}, which kubectl port-forward reaches and other pods do not)
   --shutdown-timeout <seconds> on SIGTERM, exit after at most this long (env SHUTDOWN_TIMEOUT; default 20, below
                               Kubernetes' 30 s grace period)
   --log-level <level>         pino level (env LOG_LEVEL; default info)`;
@@ -61,9 +61,9 @@ async function main(): Promise<void> {
   const sourceKind = values.source ?? process.env.SOURCE ?? (process.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'files');
   if (sourceKind !== 'files' && sourceKind !== 'kubernetes') throw new Error(`--source ${sourceKind}: use files or kubernetes`);
   const log = pino({ level: values['log-level'] ?? process.env.LOG_LEVEL ?? 'info' });
-  const xdsAddress = values['xds-address'] ?? process.env.XDS_ADDRESS ?? '127.0.0.1:18000';
-  const adminAddress = values['admin-address'] ?? process.env.ADMIN_ADDRESS ?? '127.0.0.1:9902';
-  const debugAddress = values['debug-address'] ?? process.env.DEBUG_ADDRESS ?? (isLoopback(splitHostPort(adminAddress)[0]) ? undefined : '127.0.0.1:9903');
+  const xdsAddress = values['xds-address'] ?? process.env.XDS_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.xds}`;
+  const adminAddress = values['admin-address'] ?? process.env.ADMIN_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.admin}`;
+  const debugAddress = values['debug-address'] ?? process.env.DEBUG_ADDRESS ?? (isLoopback(splitHostPort(adminAddress)[0]) ? undefined : `127.0.0.1:${CONTROLLER_PORTS.debug}`);
   const shutdownSeconds = seconds('--shutdown-timeout', values['shutdown-timeout'] ?? process.env.SHUTDOWN_TIMEOUT ?? '20');
   const withPort = (address: string, port: number) => `${splitHostPort(address)[0]}:${port}`;
   const addresses = (c: Controller) => ({
