@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { ROUTE_CONFIG_NAME } from '../controller/envoy/translate';
 import { AdsClient, sotwAck, stalledClient, tcpStalledClient, type SotwRequest, type SotwResponse } from '../test/support/ads-client';
-import { spawnController, type ControllerProcess } from '../test/support/controller-process';
+import { metric, spawnController, type ControllerProcess } from '../test/support/controller-process';
 import { triggerYaml } from '../test/support/fixtures';
 import { machine, mib } from './stats';
 
@@ -43,8 +43,7 @@ async function healthyClient(port: number, id: string): Promise<{ ms: number; ro
 }
 
 async function residentMib(admin: string): Promise<string> {
-  const text = await (await fetch(`http://${admin}/metrics`)).text();
-  return mib(Number(/process_resident_memory_bytes (\d+)/.exec(text)?.[1] ?? 0));
+  return mib(await metric(admin, 'process_resident_memory_bytes'));
 }
 
 /** Resolves with the ms until the healthy client holds a new route table, after `change`. */

@@ -11,21 +11,16 @@
  * its memory reducer gives them back, seconds to a minute later.
  */
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TypeUrl } from '../controller/envoy/protos';
 import { AdsClient, sotwAck, sotwNack, stalledClient, tcpStalledClient, type SotwStream } from './support/ads-client';
+import { metric, spawnController } from './support/controller-process';
 import { eventually } from './support/eventually';
 import { triggerYaml } from './support/fixtures';
-import { ProcessLogs } from './support/process-logs';
 
-const MAIN = path.join(__dirname, '../controller/main.js');
-async function metric(admin: string, name: string): Promise<number> {
-  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)![1]);
-}
 const residentBytes = (admin: string) => metric(admin, 'process_resident_memory_bytes');
 const heapUsed = (admin: string) => metric(admin, 'nodejs_heap_size_used_bytes');
 
@@ -58,10 +53,10 @@ describe('soak: a hostile mix against one controller', function () {
     fs.writeFileSync(path.join(dir, 'many.yaml'), Array.from({ length: 2_000 }, (_, i) => triggerYaml(`t${i}`)).join('---\n'));
     fs.writeFileSync(path.join(dir, 'swapped.yaml'), triggerYaml('swap-0'));
     snapshots = fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-soak-heap-'));
-    child = spawn(process.execPath, ['--heapsnapshot-signal=SIGUSR2', MAIN, '--manifests', dir, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0'], { cwd: snapshots });
-    const listening = await new ProcessLogs(child.stdout).first((l) => l.msg === 'wasm-control listening');
-    const admin = listening.admin as string;
-    const xdsPort = Number(String(listening.xds).split(':').pop());
+    const controller = await spawnController(['--manifests', dir], process.env, { node: ['--heapsnapshot-signal=SIGUSR2'], cwd: snapshots });
+    child = controller.child;
+    const admin = controller.admin;
+    const xdsPort = Number(controller.xds.split(':').pop());
 
     const connect = () => {
       const c = new AdsClient(xdsPort, { ownConnection: true, maxReceiveMessageLength: 64 << 20 });

@@ -20,10 +20,11 @@ export interface ControllerProcess {
 
 /**
  * Starts the controller with `args` (free loopback ports unless the args name others) and resolves
- * once it logs that it serves; rejects with its stderr if it exits first.
+ * once it logs that it serves; rejects with its stderr if it exits first. `node` options go to Node
+ * itself (e.g. `--heapsnapshot-signal=SIGUSR2`), `cwd` is where it runs.
  */
-export async function spawnController(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ControllerProcess> {
-  const child = spawn(process.execPath, [CONTROLLER_MAIN, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', ...args], { env });
+export async function spawnController(args: string[], env: NodeJS.ProcessEnv = process.env, options: { node?: string[]; cwd?: string } = {}): Promise<ControllerProcess> {
+  const child = spawn(process.execPath, [...(options.node ?? []), CONTROLLER_MAIN, '--xds-address', '127.0.0.1:0', '--admin-address', '127.0.0.1:0', ...args], { env, cwd: options.cwd });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const logs = new ProcessLogs(child.stdout);
@@ -42,4 +43,12 @@ export function podEnvironment(kubeconfig: string, podName: string, namespace: s
   const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: kubeconfig, KUBERNETES_SERVICE_HOST: '10.0.0.1', POD_NAME: podName, POD_NAMESPACE: namespace, NATS_URL: '' };
   delete env.SOURCE;
   return env;
+}
+
+/** One unlabelled metric from the controller's `/metrics` at `admin` (`host:port`). */
+export async function metric(admin: string, name: string): Promise<number> {
+  const metrics = await (await fetch(`http://${admin}/metrics`)).text();
+  const value = new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1];
+  if (value === undefined) throw new Error(`no ${name} in ${admin}/metrics`);
+  return Number(value);
 }
