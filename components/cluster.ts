@@ -76,6 +76,15 @@ export interface EksArgs {
    * does not. Fixed at creation: an existing cluster keeps the model it was created with.
    */
   adminRoleArns?: string[];
+  /**
+   * IAM role ARNs that may read everything in the cluster and change nothing, e.g. the CI role that
+   * runs `pulumi preview --refresh` on pull requests: each gets an access entry with
+   * `AmazonEKSAdminViewPolicy` (get, list and watch on every resource, Secrets included, as a
+   * refresh reads the Secrets the program and Helm releases own). Writes, server-side dry-runs
+   * included, are refused; the Kubernetes provider then previews a create or update from its
+   * inputs. A role is either here or in `adminRoleArns`.
+   */
+  previewRoleArns?: string[];
   /** Role the kubeconfig's `aws eks get-token` assumes (`--role-arn`); default: the caller's credentials. */
   kubeconfigRoleArn?: pulumi.Input<string>;
   /** AWS profile the kubeconfig's `aws eks get-token` runs with (`AWS_PROFILE`). */
@@ -249,6 +258,7 @@ export interface ClusterPlan {
     nodeGroup: NodeGroupPlan;
     gpuNodeGroup?: NodeGroupPlan;
     adminRoleArns: string[];
+    previewRoleArns: string[];
     kubeconfigRoleArn?: pulumi.Input<string>;
     kubeconfigProfile?: string;
     publicAccessCidrs: string[];
@@ -291,13 +301,10 @@ export function planCluster(name: string, args: ClusterArgs): ClusterPlan {
   if (!Number.isInteger(zoneCount) || zoneCount < 2 || zoneCount > 4) {
     throw new ClusterArgumentError('eks.zoneCount', `${JSON.stringify(zoneCount)} must be 2, 3 or 4: EKS needs subnets in at least two zones.`);
   }
-  const adminRoleArns = e.adminRoleArns ?? [];
-  for (const [i, arn] of adminRoleArns.entries()) {
-    if (typeof arn !== 'string' || !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(arn)) {
-      throw new ClusterArgumentError(`eks.adminRoleArns[${i}]`, `${JSON.stringify(arn)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>).`);
-    }
-  }
-  if (new Set(adminRoleArns).size !== adminRoleArns.length) throw new ClusterArgumentError('eks.adminRoleArns', 'lists a role twice: each role gets one access entry.');
+  const adminRoleArns = roleArnList('eks.adminRoleArns', e.adminRoleArns);
+  const previewRoleArns = roleArnList('eks.previewRoleArns', e.previewRoleArns);
+  const both = previewRoleArns.find((arn) => adminRoleArns.includes(arn));
+  if (both) throw new ClusterArgumentError('eks.previewRoleArns', `${both} is in \`adminRoleArns\` too: a role gets one access entry, and an admin can preview already. Keep it in one list.`);
   const lbc = e.loadBalancerController ?? {};
   const lbcChartProblem = chartSourceProblem(lbc.chart, lbc.chartVersion !== undefined);
   if (lbcChartProblem) throw new ClusterArgumentError('eks.loadBalancerController.chart', `${lbcChartProblem}.`);
@@ -313,6 +320,7 @@ export function planCluster(name: string, args: ClusterArgs): ClusterPlan {
       nodeGroup: nodeGroupPlan('eks.nodeGroup', e.nodeGroup, CLUSTER_DEFAULTS.nodeGroup, {}),
       gpuNodeGroup: e.gpuNodeGroup === undefined ? undefined : nodeGroupPlan('eks.gpuNodeGroup', e.gpuNodeGroup, CLUSTER_DEFAULTS.gpuNodeGroup, GPU_NODE_LABELS),
       adminRoleArns,
+      previewRoleArns,
       kubeconfigRoleArn: e.kubeconfigRoleArn,
       kubeconfigProfile: e.kubeconfigProfile,
       publicAccessCidrs: e.publicAccessCidrs ?? ['0.0.0.0/0'],
@@ -321,6 +329,18 @@ export function planCluster(name: string, args: ClusterArgs): ClusterPlan {
       tags: { ...(e.tags ?? {}), 'wasm-control:cluster': clusterName },
     },
   };
+}
+
+function roleArnList(at: string, arns: unknown): string[] {
+  if (arns === undefined) return [];
+  if (!Array.isArray(arns)) throw new ClusterArgumentError(at, `must be a list of IAM role ARNs, got ${JSON.stringify(arns)}.`);
+  for (const [i, arn] of arns.entries()) {
+    if (typeof arn !== 'string' || !/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(arn)) {
+      throw new ClusterArgumentError(`${at}[${i}]`, `${JSON.stringify(arn)} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>).`);
+    }
+  }
+  if (new Set(arns).size !== arns.length) throw new ClusterArgumentError(at, 'lists a role twice: each role gets one access entry.');
+  return arns;
 }
 
 function nodeGroupPlan(at: string, args: EksNodeGroupArgs | undefined, defaults: Omit<NodeGroupPlan, 'desiredSize' | 'labels' | 'instanceTypes'> & { instanceTypes: readonly string[] }, labels: Record<string, string>): NodeGroupPlan {
@@ -503,20 +523,23 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
   const nodeGroups = [nodeGroup('nodes', e.nodeGroup, [])];
   if (e.gpuNodeGroup) nodeGroups.push(nodeGroup('gpu-nodes', e.gpuNodeGroup, [GPU_NODE_TAINT]));
 
-  const adminAccess = e.adminRoleArns.map((arn) => {
-    const roleName = arn.split('/').pop()!;
-    const entry = new aws.eks.AccessEntry(`${name}-admin-${roleName}`, { clusterName: cluster.name, principalArn: arn, type: 'STANDARD', tags }, { parent: cluster });
+  // One access entry per role, with one EKS access policy over the whole cluster.
+  const accessEntry = (kind: string, arn: string, policy: string) => {
+    const entryName = `${name}-${kind}-${arn.split('/').pop()!}`;
+    const entry = new aws.eks.AccessEntry(entryName, { clusterName: cluster.name, principalArn: arn, type: 'STANDARD', tags }, { parent: cluster });
     return new aws.eks.AccessPolicyAssociation(
-      `${name}-admin-${roleName}`,
+      entryName,
       {
         clusterName: cluster.name,
         principalArn: entry.principalArn,
-        policyArn: pulumi.interpolate`arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+        policyArn: pulumi.interpolate`arn:${partition}:eks::aws:cluster-access-policy/${policy}`,
         accessScope: { type: 'cluster' },
       },
       { parent: entry },
     );
-  });
+  };
+  const adminAccess = e.adminRoleArns.map((arn) => accessEntry('admin', arn, 'AmazonEKSClusterAdminPolicy'));
+  for (const arn of e.previewRoleArns) accessEntry('preview', arn, 'AmazonEKSAdminViewPolicy');
 
   const kubeconfig = pulumi.secret(
     pulumi

@@ -13,6 +13,7 @@ import { one, ofType, refusal, REGION, Recorded, revealed, underMocks, ZONES } f
 import { valueOf } from './harness';
 
 const ADMIN = 'arn:aws:iam::123456789012:role/ci-deploy';
+const PREVIEW = 'arn:aws:iam::123456789012:role/ci-preview';
 
 function cluster(args: ClusterArgs, options: { preview?: boolean } = {}) {
   return underMocks({ stack: 'test', ...options }, () => new Cluster('c', args));
@@ -50,7 +51,7 @@ describe('Cluster (Pulumi mocks)', function () {
     before(async () => {
       ({ registered: r, result } = await cluster({
         kind: 'eks',
-        eks: { clusterName: 'wc', zoneCount: 3, adminRoleArns: [ADMIN], gpuNodeGroup: {}, kubeconfigProfile: 'deploy' },
+        eks: { clusterName: 'wc', zoneCount: 3, adminRoleArns: [ADMIN], previewRoleArns: [PREVIEW], gpuNodeGroup: {}, kubeconfigProfile: 'deploy' },
       }));
     });
 
@@ -107,6 +108,15 @@ describe('Cluster (Pulumi mocks)', function () {
       const association = one(r, 'aws:eks/accessPolicyAssociation:AccessPolicyAssociation', 'c-admin-ci-deploy').inputs;
       assert.equal(association.policyArn, 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy');
       assert.deepEqual(association.accessScope, { type: 'cluster' });
+    });
+
+    it('gives each preview role an access entry that reads everything (Secrets too, which a refresh reads) and writes nothing', () => {
+      const entry = one(r, 'aws:eks/accessEntry:AccessEntry', 'c-preview-ci-preview').inputs;
+      assert.deepEqual([entry.principalArn, entry.type, entry.kubernetesGroups], [PREVIEW, 'STANDARD', undefined]);
+      const association = one(r, 'aws:eks/accessPolicyAssociation:AccessPolicyAssociation', 'c-preview-ci-preview').inputs;
+      assert.equal(association.policyArn, 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy');
+      assert.deepEqual(association.accessScope, { type: 'cluster' });
+      assert.equal(ofType(r, 'aws:eks/accessEntry:AccessEntry').length, 2);
     });
 
     it('outputs a secret kubeconfig that authenticates with aws eks get-token', async () => {
@@ -199,6 +209,8 @@ describe('Cluster (Pulumi mocks)', function () {
       ['a kubeconfig path and contents', { kubeconfigPath: '/k', kubeconfig: 'x' }, /both set/],
       ['a context on EKS', { kind: 'eks', context: 'x' }, /`context` is for `kind: existing`/],
       ['a malformed admin role', { kind: 'eks', eks: { adminRoleArns: ['ci-deploy'] } }, /adminRoleArns\[0\]/],
+      ['a malformed preview role', { kind: 'eks', eks: { previewRoleArns: [ADMIN, 'ci-preview'] } }, /previewRoleArns\[1\]/],
+      ['a role both admin and preview', { kind: 'eks', eks: { adminRoleArns: [ADMIN], previewRoleArns: [ADMIN] } }, /eks\.previewRoleArns.*ci-deploy is in `adminRoleArns` too/],
       ['desired above max', { kind: 'eks', eks: { nodeGroup: { minSize: 1, desiredSize: 5, maxSize: 3 } } }, /minSize ≤ desiredSize ≤ maxSize/],
     ];
     for (const [what, args, message] of cases) {

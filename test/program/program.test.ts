@@ -75,15 +75,17 @@ describe('the Pulumi program under mocks, per stack', function () {
     }
   });
 
-  it('gives every EKS stack\'s first apply one access entry per principal, the deploy role that creates the cluster included', async () => {
+  it('gives every EKS stack\'s first apply one access entry per principal, the deploy role that creates the cluster and the preview role included', async () => {
     for (const stack of STACKS.filter((s) => stackConfig(s)['wasm-control:clusterKind'] === 'eks')) {
       const { registered: r } = await run(stack);
       const [cluster] = ofType(r, 'aws:eks/cluster:Cluster');
       const principals = ofType(r, 'aws:eks/accessEntry:AccessEntry').map((e) => e.inputs.principalArn as string);
-      const deployRole = (JSON.parse(stackConfig(stack)['wasm-control:eks']) as { adminRoleArns: string[] }).adminRoleArns[0];
+      const eks = JSON.parse(stackConfig(stack)['wasm-control:eks']) as { adminRoleArns: string[]; previewRoleArns: string[] };
+      const deployRole = eks.adminRoleArns[0];
       // EKS's own entry for the creator would be a second one for the deploy role: none.
       assert.equal(cluster.inputs.accessConfig.bootstrapClusterCreatorAdminPermissions, false, stack);
       assert.ok(principals.includes(deployRole), `${stack}: ${principals.join(', ')}`);
+      assert.ok(eks.previewRoleArns.every((arn) => principals.includes(arn)), `${stack}: the preview role has an entry`);
       assert.equal(new Set(principals).size, principals.length, `${stack}: a principal twice`);
     }
   });

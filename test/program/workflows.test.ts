@@ -28,6 +28,19 @@ describe('.github/workflows', () => {
     assert.equal(preview.jobs.preview.if, 'github.event.pull_request.head.repo.full_name == github.repository', 'forks, which get no OIDC token, are not previewed');
   });
 
+  it('previews each stack as its own preview role, which that stack gives a read-only access entry', () => {
+    const job = workflow('preview.yml').jobs.preview;
+    const credentials = job.steps.find((s: any) => String(s.uses).startsWith('aws-actions/configure-aws-credentials@'));
+    assert.equal(credentials.with['role-to-assume'], '${{ vars[matrix.previewRole] }}');
+    const variables = cloudStacks.map((stack) => job.strategy.matrix.include.find((i: any) => i.stack === stack)?.previewRole);
+    assert.ok(variables.every((v) => /^AWS_PREVIEW_ROLE_ARN_[A-Z]+$/.test(v)), variables.join(', '));
+    assert.equal(new Set(variables).size, cloudStacks.length, 'one variable per stack: stacks may be in different accounts');
+    for (const stack of cloudStacks) {
+      const eks = JSON.parse(stackConfig(stack)['wasm-control:eks']) as { previewRoleArns?: string[] };
+      assert.equal(eks.previewRoleArns?.length, 1, `${stack} lists its preview role in eks.previewRoleArns`);
+    }
+  });
+
   it('uses the current major of pulumi/actions everywhere (v6 runs on a Node GitHub retires)', () => {
     const uses = ['preview.yml', 'deploy.yml'].flatMap((name) => Object.values<any>(workflow(name).jobs).flatMap((job) => (job.steps ? pulumiSteps(job) : [])).map((s: any) => s.uses));
     assert.ok(uses.length >= 3);

@@ -11,6 +11,9 @@
  * the same cluster, as the ServiceAccount the program created.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { ControllerProcess } from '../support/controller-process';
 import { CONTROL_PLANE_NAMESPACE as NAMESPACE, e2eStackSettings, e2eWorkloads, ENVOY_NODE_PORT as NODE_PORT, standInChart, startController } from '../support/e2e-stack';
 import { eventually } from '../support/eventually';
@@ -29,7 +32,9 @@ describe('real Pulumi engine: the program against the real test cluster', functi
   const kubectl = (...args: string[]) => cluster.kubectlOk(args);
   const getJson = async (...args: string[]): Promise<Obj> => JSON.parse(await kubectl('get', ...args, '-o', 'json'));
 
-  const directConfig = (helloPath = '/'): Obj => e2eStackSettings(cluster.adminKubeconfig, helloPath);
+  // The stack names this file; a test swaps the credentials in it, as CI runs the same program as another identity.
+  let stackKubeconfig: string;
+  const directConfig = (helloPath = '/'): Obj => e2eStackSettings(stackKubeconfig, helloPath);
 
   async function newStack(name: string, config: Obj): Promise<ProgramStack> {
     const created = await ProgramStack.create(name, config);
@@ -45,6 +50,8 @@ describe('real Pulumi engine: the program against the real test cluster', functi
     // The first run on a machine builds the control plane and the Pulumi set from Go modules.
     this.timeout(45 * 60_000);
     cluster = await RealCluster.start({ nodes: 2 });
+    stackKubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-stack-')), 'kubeconfig');
+    fs.copyFileSync(cluster.adminKubeconfig, stackKubeconfig);
     stack = await newStack('e2e', directConfig());
   });
 
@@ -53,6 +60,7 @@ describe('real Pulumi engine: the program against the real test cluster', functi
     await controller?.exited;
     await cluster?.stop();
     for (const s of stacks) s.remove();
+    if (stackKubeconfig) fs.rmSync(path.dirname(stackKubeconfig), { recursive: true, force: true });
   });
 
   it('pulumi up creates the control plane, the host group and both workloads, and exports what the README says', async () => {
@@ -120,6 +128,39 @@ describe('real Pulumi engine: the program against the real test cluster', functi
       'the new path served',
     );
     assert.ok(!(await routes()).some((r) => r.host === 'hello.localhost.cosmonic.sh' && r.path === '/'));
+  });
+
+  it('with read-only credentials (an EKS preview role: get, list and watch on everything), preview --refresh --diff still plans the change, and writes nothing', async () => {
+    // AmazonEKSAdminViewPolicy's one rule, bound to a ServiceAccount standing in for the role.
+    const account = 'preview';
+    await kubectl('create', 'serviceaccount', account, '-n', 'default');
+    await kubectl('create', 'clusterrole', 'eks-admin-view', '--verb=get,list,watch', '--resource=*.*');
+    await kubectl('create', 'clusterrolebinding', account, '--clusterrole=eks-admin-view', `--serviceaccount=default:${account}`);
+    const before = await getJson('httptrigger', 'hello-world', '-n', 'default');
+    const audited = cluster.auditEventsFrom(0).end;
+    stack.writeConfig(directConfig('/v2'));
+    fs.copyFileSync(await cluster.serviceAccountKubeconfig('default', account), stackKubeconfig);
+    try {
+      const { log, steps } = await stack.preview({ diff: true, refresh: true });
+      assert.deepEqual(steps, [
+        'update kubernetes:control.cosmonic.io/v1alpha1:HTTPTrigger::hello-world-httptrigger',
+        'update wasm-control:index:HttpTrigger::hello-world',
+      ]);
+      assert.match(log.output, /~ path: "\/hello" => "\/v2"/);
+    } finally {
+      fs.copyFileSync(cluster.adminKubeconfig, stackKubeconfig);
+      stack.writeConfig(directConfig('/hello'));
+    }
+    // The provider asked for a server-side dry-run, was refused, and previewed from its inputs.
+    const writes = cluster.auditEventsFrom(audited, `system:serviceaccount:default:${account}`).events.filter((e) => !['get', 'list', 'watch'].includes(e.verb));
+    assert.ok(writes.length > 0, 'the provider tried a dry-run');
+    for (const w of writes) {
+      assert.equal(w.responseStatus?.code, 403, `${w.verb} ${w.requestURI}`);
+      assert.match(w.requestURI, /dryRun=All/);
+    }
+    const after = await getJson('httptrigger', 'hello-world', '-n', 'default');
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion);
+    assert.deepEqual(Object.keys((await stack.preview({ expectNoChanges: true })).changes), ['same'], 'state and cluster as before');
   });
 
   it('a bad workload argument fails pulumi up with the component\'s message, and creates nothing', async () => {

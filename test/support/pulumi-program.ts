@@ -90,13 +90,13 @@ export class ProgramStack {
     return { log, outputs: result.outputs, changes: result.summary.resourceChanges ?? {} };
   }
 
-  /** A preview; `steps` are the planned operations other than `same`, as `<op> <type>::<name>`. */
-  async preview(options: { expectNoChanges?: boolean; diff?: boolean } = {}): Promise<{ log: OperationLog; changes: Record<string, number>; steps: string[] }> {
+  /** A preview; `steps` are the planned operations other than `same` (and a refresh's reads), as `<op> <type>::<name>`. */
+  async preview(options: { expectNoChanges?: boolean; diff?: boolean; refresh?: boolean } = {}): Promise<{ log: OperationLog; changes: Record<string, number>; steps: string[] }> {
     const log: OperationLog = { output: '' };
     const steps: string[] = [];
     const onEvent = (event: EngineEvent) => {
       const step = event.resourcePreEvent?.metadata;
-      if (step && step.op !== 'same') steps.push(`${step.op} ${step.type}::${step.urn.split('::').pop()}`);
+      if (step && step.op !== 'same' && step.op !== 'refresh') steps.push(`${step.op} ${step.type}::${step.urn.split('::').pop()}`);
     };
     const result = await this.run(log, () => this.stack.preview({ ...options, onOutput: this.collect(log), onEvent }));
     return { log, changes: result.changeSummary, steps: steps.sort() };
