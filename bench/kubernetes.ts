@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { HTTPTRIGGER_CRD_PATH } from '../controller/api/schema';
+import { CRD_PATHS } from '../controller/api/schema';
 import { TRIGGER_LABEL } from '../controller/api/types';
 import { controllerMemory } from '../controller/memory-sizing';
 import { packageRoot } from '../controller/package-root';
@@ -181,7 +181,7 @@ function editOne(kc: KubeConfig, controller: ControllerProcess, i: number): Prom
 
 async function benchCount(count: number): Promise<void> {
   const root = packageRoot();
-  const cluster = await RealCluster.start({ crds: [path.join(root, HTTPTRIGGER_CRD_PATH), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
+  const cluster = await RealCluster.start({ crds: [...CRD_PATHS.map((crd) => path.join(root, crd)), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
   let controller: ControllerProcess | undefined;
   try {
     const kc = cluster.adminConfig();

@@ -71,7 +71,69 @@ export interface ControlPlaneArgs {
   runtime?: RuntimeArgs;
   /** The Perses dashboard and the Prometheus it reads. */
   perses?: PersesArgs;
+  /** Which namespaces may claim which hosts (HostPolicy objects and the controller's unlisted-hosts setting). */
+  hostPolicy?: HostPolicyArgs;
 }
+
+/**
+ * Host ownership on a cluster shared by teams. Each policy becomes a cluster-scoped HostPolicy; an
+ * HttpTrigger whose namespace may not claim its host fails `pulumi preview` with the controller's words
+ * (for a label-selector grant, the controller decides once it sees the namespace's labels).
+ */
+export interface HostPolicyArgs {
+  /** Hosts no policy names: claimable from any namespace (`allow`, the default) or from none (`deny`). */
+  unlistedHosts?: UnlistedHosts;
+  /** The HostPolicy objects to create. Others can be applied with kubectl too; the controller reads them all. */
+  policies?: HostPolicyRuleArgs[];
+}
+
+/** Whether hosts no HostPolicy names may be claimed. */
+export const UnlistedHosts = {
+  Allow: 'allow',
+  Deny: 'deny',
+} as const;
+export type UnlistedHosts = (typeof UnlistedHosts)[keyof typeof UnlistedHosts];
+
+export interface HostPolicyRuleArgs {
+  /** The HostPolicy's name. */
+  name: string;
+  /** Exact hosts or `*.suffix` wildcards (a wildcard covers every name under the suffix, at any depth). */
+  hosts: string[];
+  /** The namespaces that may claim them. */
+  namespaces: HostPolicyNamespacesArgs;
+}
+
+/** Namespaces by name, by label selector, or both. */
+export interface HostPolicyNamespacesArgs {
+  /** Namespaces by name. */
+  names?: string[];
+  /** metav1.LabelSelector over the namespaces' labels. */
+  selector?: LabelSelectorArgs;
+}
+
+export interface LabelSelectorArgs {
+  /** Labels a namespace must have, with these values. */
+  matchLabels?: { [key: string]: string };
+  /** Requirements a namespace's labels must meet, all of them. */
+  matchExpressions?: LabelSelectorRequirementArgs[];
+}
+
+export interface LabelSelectorRequirementArgs {
+  /** The label. */
+  key: string;
+  /** How the label is compared with `values`. */
+  operator: SelectorOperator;
+  /** For `In` and `NotIn`. */
+  values?: string[];
+}
+
+export const SelectorOperator = {
+  In: 'In',
+  NotIn: 'NotIn',
+  Exists: 'Exists',
+  DoesNotExist: 'DoesNotExist',
+} as const;
+export type SelectorOperator = (typeof SelectorOperator)[keyof typeof SelectorOperator];
 
 /** The edge in front of Envoy. */
 export interface IngressArgs {

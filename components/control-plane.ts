@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { httpTriggerCrd } from '../controller/api/schema';
+import { crd as schemaCrd, HOSTPOLICY_CRD_PATH, httpTriggerCrd } from '../controller/api/schema';
 import { ControlPlaneArgs, IngressProvider, ServiceType } from './args';
 import { keepGeneratedSecrets, mergeValues } from './chart-values';
 import { registerControlPlane } from './control-plane-registry';
@@ -79,8 +79,16 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     dependsOn: [...((namespaced.dependsOn as pulumi.Resource[] | undefined) ?? []), ...deps],
   });
 
-  // The CRD comes from the controller's YAML, the one schema the API server, controller and this component share.
+  // The CRDs come from the controller's YAML, the one schema the API server, controller and this component share.
   const crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-httptriggers-crd`, httpTriggerCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, clusterScoped);
+  const policyCrd = new k8s.apiextensions.v1.CustomResourceDefinition(
+    `${name}-hostpolicies-crd`,
+    schemaCrd(HOSTPOLICY_CRD_PATH) as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
+    clusterScoped,
+  );
+  for (const { manifest } of s.hostPolicy.policies) {
+    new k8s.apiextensions.CustomResource(`${name}-hostpolicy-${manifest.metadata.name}`, manifest, { parent, dependsOn: [policyCrd] });
+  }
 
   let runtime: pulumi.Resource | undefined;
   if (s.runtime.enabled) {
@@ -105,7 +113,8 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   new k8s.rbac.v1.ClusterRoleBinding(`${name}-controller`, controller.clusterRoleBinding(s, clusterRole.metadata.name), clusterScoped);
   const leaseRole = new k8s.rbac.v1.Role(`${name}-controller-leases`, controller.leaseRole(s), namespaced);
   new k8s.rbac.v1.RoleBinding(`${name}-controller-leases`, controller.leaseRoleBinding(s, leaseRole.metadata.name), namespaced);
-  new k8s.apps.v1.Deployment(`${name}-controller`, controller.deployment(s), namespaced);
+  // Its informers list both kinds before it serves.
+  new k8s.apps.v1.Deployment(`${name}-controller`, controller.deployment(s), after(crd, policyCrd));
   new k8s.core.v1.Service(`${name}-controller`, controller.service(s), namespaced);
   new k8s.policy.v1.PodDisruptionBudget(`${name}-controller`, podDisruptionBudget(s.namespace, CONTROLLER), namespaced);
   new k8s.networking.v1.NetworkPolicy(`${name}-controller`, controller.networkPolicy(s), namespaced);

@@ -89,6 +89,7 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
                 // route, endpoint and client) stay on loopback, for `kubectl port-forward`.
                 '--admin-address', `0.0.0.0:${PORTS.controllerAdmin}`,
                 '--debug-address', `127.0.0.1:${PORTS.controllerDebug}`,
+                '--unlisted-hosts', s.hostPolicy.unlistedHosts,
                 '--log-level', c.logLevel,
               ],
               env: [

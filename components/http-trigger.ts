@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { HostOwnership } from '../controller/api/host-policy';
 import { TRIGGER_API_VERSION } from '../controller/api/types';
 import { checkHTTPTrigger, type ValidTrigger } from '../controller/api/validate';
 import { routeClaimCollisions } from '../controller/resolve/resolve';
@@ -95,8 +96,12 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
 
   const check = checkHTTPTrigger(knownForCheck(manifest));
   let trigger: ValidTrigger | undefined;
+  let refusal: string | undefined;
   if (!check.ok) {
     problems.push(`the controller would skip this trigger (${check.diagnostic.reason}): ${check.diagnostic.message}`);
+  } else if ((refusal = hostRefusal(controlPlane, check.trigger))) {
+    // As in the controller: a trigger refused its host takes no part in conflicts.
+    problems.push(`the controller would skip this trigger (HostNotAllowed): ${refusal}`);
   } else {
     trigger = check.trigger;
     const others = triggersThisRun();
@@ -118,6 +123,17 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
   const edge = controlPlane?.settings.ingress;
   const exposeAtEdge = !!trigger && !!edge?.enabled && !edge.hosts.some((h) => hostCovers(h.host, trigger.host));
   return { key, manifest, trigger, controlPlane, exposeAtEdge, problems };
+}
+
+/**
+ * Why the ControlPlane's host policy refuses the trigger its host, or undefined. Namespace labels are
+ * not known here: a selector grant is left to the controller.
+ */
+function hostRefusal(controlPlane: ControlPlaneInternals | undefined, trigger: ValidTrigger): string | undefined {
+  if (!controlPlane) return undefined;
+  const { unlistedHosts, policies } = controlPlane.settings.hostPolicy;
+  const verdict = new HostOwnership(policies.map((p) => p.checked), unlistedHosts).check(trigger.namespace, trigger.host);
+  return verdict.allowed === false ? verdict.message : undefined;
 }
 
 /** Whether an edge route for `routed` (exact, or `*.suffix` for one label) already carries requests for `host`. */

@@ -6,11 +6,15 @@
  * TypeScript types is trusted.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { checkedHostPolicy, HOST_POLICY_KIND, UNLISTED_HOSTS, type HostPolicy, type UnlistedHosts, type ValidHostPolicy } from '../controller/api/host-policy';
+import { TRIGGER_API_VERSION } from '../controller/api/types';
+import { metadataProblems } from '../controller/api/validate';
 import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
 import {
   AdsApiType,
   ChartSourceArgs,
   ControlPlaneArgs,
+  HostPolicyArgs,
   IngressProvider,
   IngressTlsArgs,
   LogLevel,
@@ -95,6 +99,11 @@ export interface Settings {
     chart: ChartReference;
     prometheusUrl?: pulumi.Input<string>;
     values: ChartValues;
+  };
+  hostPolicy: {
+    unlistedHosts: UnlistedHosts;
+    /** The HostPolicy manifests to create, and their checked form. */
+    policies: { manifest: HostPolicy; checked: ValidHostPolicy }[];
   };
 }
 
@@ -246,7 +255,29 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       prometheusUrl: persesArgs.prometheusUrl,
       values: object('perses.values', persesArgs.values ?? {}),
     },
+    hostPolicy: hostPolicySettings(a.hostPolicy ?? {}),
   };
+}
+
+function hostPolicySettings(args: HostPolicyArgs): Settings['hostPolicy'] {
+  const unlistedHosts = args.unlistedHosts ?? 'allow';
+  if (!(UNLISTED_HOSTS as readonly string[]).includes(unlistedHosts)) {
+    throw new ControlPlaneArgumentError('hostPolicy.unlistedHosts', `${JSON.stringify(unlistedHosts)} is not a setting: use ${UNLISTED_HOSTS.map((u) => `"${u}"`).join(' or ')}.`);
+  }
+  if (args.policies !== undefined && !Array.isArray(args.policies)) throw new ControlPlaneArgumentError('hostPolicy.policies', 'must be a list of `{ name, hosts, namespaces }`.');
+  const seen = new Set<string>();
+  const policies = (args.policies ?? []).map((p, i) => {
+    const at = `hostPolicy.policies[${i}]`;
+    const nameProblem = typeof p?.name === 'string' ? metadataProblems(undefined, p.name)[0] : 'name is required';
+    if (nameProblem) throw new ControlPlaneArgumentError(`${at}.name`, `${nameProblem}.`);
+    if (seen.has(p.name)) throw new ControlPlaneArgumentError(`${at}.name`, `"${p.name}" is given twice: each HostPolicy needs its own name.`);
+    seen.add(p.name);
+    const manifest: HostPolicy = { apiVersion: TRIGGER_API_VERSION, kind: HOST_POLICY_KIND, metadata: { name: p.name }, spec: { hosts: p.hosts, namespaces: p.namespaces } };
+    const { policy, problems } = checkedHostPolicy(manifest);
+    if (problems.length > 0 || !policy) throw new ControlPlaneArgumentError(at, `(HostPolicy ${p.name}): ${problems.join('; ')}.`);
+    return { manifest, checked: policy };
+  });
+  return { unlistedHosts, policies };
 }
 
 /** The chart of `at` (`<at>.chartVersion`, `<at>.chart`), checked, from upstream unless `chart` says otherwise. */

@@ -5,6 +5,7 @@
  */
 import * as http from 'node:http';
 import type { Logger } from 'pino';
+import type { UnlistedHosts } from './api/host-policy';
 import * as prom from 'prom-client';
 import { splitHostPort } from './address';
 import { Pipeline, resourceList, type PipelineOutput } from './pipeline';
@@ -25,6 +26,8 @@ export interface ControllerOptions {
    */
   debugAddress?: string;
   log: Logger;
+  /** Whether hosts no HostPolicy names may be claimed from any namespace (default) or from none. */
+  unlistedHosts?: UnlistedHosts;
   /**
    * Least time between two resolves (default 100 ms). A change after a quiet
    * spell is resolved at once; changes within the hold-off are coalesced into one
@@ -38,7 +41,7 @@ export interface ControllerOptions {
 export class Controller {
   readonly registry = new prom.Registry();
   readonly ads: AdsServer;
-  private readonly pipeline = new Pipeline();
+  private readonly pipeline: Pipeline;
   private readonly builder = new SnapshotBuilder();
   private readonly admin: http.Server;
   private readonly debug?: http.Server;
@@ -57,6 +60,7 @@ export class Controller {
   debugPort = 0;
 
   constructor(private readonly options: ControllerOptions) {
+    this.pipeline = new Pipeline({ unlistedHosts: options.unlistedHosts });
     const registers = [this.registry];
     this.metrics = {
       // Counted when scraped: open streams by flavour (sotw, delta) and by the resource types they subscribe to.

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import { HTTPTRIGGER_CRD_PATH } from './api/schema';
+import { CRD_PATHS } from './api/schema';
 import { envoyRoot, IMAGE_PROTOS_DIR, protoIncludeDirs } from './envoy/protos';
 import { packageRoot } from './package-root';
 
@@ -47,8 +47,11 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.copyFileSync(file, target);
   }
-  fs.mkdirSync(path.join(out, path.dirname(HTTPTRIGGER_CRD_PATH)), { recursive: true });
-  fs.copyFileSync(path.join(root, HTTPTRIGGER_CRD_PATH), path.join(out, HTTPTRIGGER_CRD_PATH));
+  // The controller validates objects with the CRDs' schemas, read at run time.
+  for (const crd of CRD_PATHS) {
+    fs.mkdirSync(path.join(out, path.dirname(crd)), { recursive: true });
+    fs.copyFileSync(path.join(root, crd), path.join(out, crd));
+  }
   const { name, version, license } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   fs.writeFileSync(path.join(out, 'package.json'), `${JSON.stringify({ name, version, license, private: true }, null, 2)}\n`);
 }

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CONTROLLER_PORTS, splitHostPort } from './address';
+import { unlistedHostsSetting } from './api/host-policy';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { DEFAULT_WORKERS } from './reconcile/reconciler';
@@ -26,6 +27,8 @@ const USAGE = `usage: node dist/controller/main.js [options]
   --kube-api-qps <n>          kubernetes mode: client-side limit on writes per second, 0 for none (env KUBE_API_QPS;
                               default 0, as controller-runtime: the API server's priority and fairness limits us)
   --kube-api-burst <n>        kubernetes mode: writes allowed at once above --kube-api-qps (env KUBE_API_BURST; default 2 × qps)
+  --unlisted-hosts allow|deny whether an HTTPTrigger may claim a host no HostPolicy names, from any namespace (allow)
+                              or from none (deny) (env UNLISTED_HOSTS; default allow)
   --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.xds})
   --admin-address <host:port> admin HTTP address: /healthz, /readyz, /metrics (env ADMIN_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.admin})
   --debug-address <host:port> the /debug/* views (env DEBUG_ADDRESS; default: the admin address when that is loopback,
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
       'reconcile-workers': { type: 'string' },
       'kube-api-qps': { type: 'string' },
       'kube-api-burst': { type: 'string' },
+      'unlisted-hosts': { type: 'string' },
       'xds-address': { type: 'string' },
       'admin-address': { type: 'string' },
       'debug-address': { type: 'string' },
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
   const xdsAddress = values['xds-address'] ?? process.env.XDS_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.xds}`;
   const adminAddress = values['admin-address'] ?? process.env.ADMIN_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.admin}`;
   const debugAddress = values['debug-address'] ?? process.env.DEBUG_ADDRESS ?? (isLoopback(splitHostPort(adminAddress)[0]) ? undefined : `127.0.0.1:${CONTROLLER_PORTS.debug}`);
+  const unlistedHosts = unlistedHostsSetting('--unlisted-hosts', values['unlisted-hosts'] ?? process.env.UNLISTED_HOSTS ?? 'allow');
   const shutdownSeconds = seconds('--shutdown-timeout', values['shutdown-timeout'] ?? process.env.SHUTDOWN_TIMEOUT ?? '20');
   const withPort = (address: string, port: number) => `${splitHostPort(address)[0]}:${port}`;
   const addresses = (c: Controller) => ({
@@ -105,6 +110,7 @@ async function main(): Promise<void> {
         namespace: values['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default',
         name: 'wasm-control-controller',
       },
+      unlistedHosts,
       reconcile: { workers, ...(qps > 0 ? { rateLimit: { qps, burst: Math.max(1, burst) } } : {}) },
       nats: natsUrl
         ? { url: natsUrl, tls: { caFile: process.env.NATS_CA_FILE, certFile: process.env.NATS_CERT_FILE, keyFile: process.env.NATS_KEY_FILE } }
@@ -127,7 +133,7 @@ async function main(): Promise<void> {
   const source = new FileSource(manifests, (file, reason) => log.error({ file, reason }, 'manifest file skipped; its last good content is kept'), {
     rescanMs: rescanSeconds * 1000,
   });
-  const controller = new Controller({ source, xdsAddress, adminAddress, debugAddress, log });
+  const controller = new Controller({ source, xdsAddress, adminAddress, debugAddress, log, unlistedHosts });
   await controller.start();
   log.info({ ...addresses(controller), manifests }, 'wasm-control listening');
   onSigterm('closing streams', () => controller.close());

@@ -3,16 +3,27 @@
  * process and the benchmarks: objects → endpoints → routing model → Envoy
  * resources. Reusing one Pipeline across changes lets unchanged parts be reused.
  */
+import { HostOwnership, type UnlistedHosts, type ValidHostPolicy } from './api/host-policy';
 import type { Diagnostic } from './api/validate';
 import type { Host, Workload } from './api/types';
 import { configJson, Translator, type EnvoyConfig, type EnvoyResources, type TranslateOptions } from './envoy/translate';
 import { compareStrings, triggerEndpoints, type TriggerEndpoints } from './resolve/endpoints';
 import { Resolver, type RoutingModel } from './resolve/resolve';
+import type { NamespaceLabels } from './sources/manifests';
 
 export interface PipelineInput {
   triggers: readonly unknown[];
   workloads: readonly Workload[];
   hosts: readonly Host[];
+  /** Absent: no HostPolicy, so only the unlisted-hosts setting applies. */
+  hostPolicies?: readonly ValidHostPolicy[];
+  /** Every namespace's labels (one not listed has none), for HostPolicy selectors. */
+  namespaces?: readonly NamespaceLabels[];
+}
+
+export interface PipelineOptions extends TranslateOptions {
+  /** Whether hosts no HostPolicy names may be claimed from any namespace (default) or from none. */
+  unlistedHosts?: UnlistedHosts;
 }
 
 export interface PipelineOutput {
@@ -29,14 +40,18 @@ export class Pipeline {
   private readonly resolver = new Resolver();
   private readonly translator: Translator;
   private endpoints?: { workloads: readonly Workload[]; hosts: readonly Host[]; result: TriggerEndpoints };
+  private readonly unlistedHosts: UnlistedHosts;
 
-  constructor(options: TranslateOptions = {}) {
+  constructor(options: PipelineOptions = {}) {
     this.translator = new Translator(options);
+    this.unlistedHosts = options.unlistedHosts ?? 'allow';
   }
 
   run(input: PipelineInput): PipelineOutput {
     const endpoints = this.endpointsOf(input.workloads, input.hosts);
-    const model = this.resolver.resolve({ triggers: input.triggers, endpoints: endpoints.byTrigger });
+    const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
+    const hostOwnership = new HostOwnership(input.hostPolicies ?? [], this.unlistedHosts, namespaceLabels);
+    const model = this.resolver.resolve({ triggers: input.triggers, endpoints: endpoints.byTrigger, hostOwnership });
     const admitted = endpoints.diagnostics.length > 0 ? new Set(model.admitted.map((t) => t.key)) : undefined;
     const envoy = this.translator.translate(model);
     let json: EnvoyResources | undefined;

@@ -13,15 +13,23 @@ import * as YAML from 'yaml';
 import { packageRoot } from '../package-root';
 
 export const HTTPTRIGGER_CRD_PATH = 'controller/crd/httptriggers.control.cosmonic.io.yaml';
+export const HOSTPOLICY_CRD_PATH = 'controller/crd/hostpolicies.control.cosmonic.io.yaml';
+/** The CustomResourceDefinitions this project defines, in the order they are installed. */
+export const CRD_PATHS = [HTTPTRIGGER_CRD_PATH, HOSTPOLICY_CRD_PATH] as const;
 
 type JsonSchema = Record<string, unknown>;
 
-/** The HTTPTrigger CustomResourceDefinition as parsed from its YAML file. */
-export function httpTriggerCrd(): JsonSchema {
-  return YAML.parse(fs.readFileSync(path.join(packageRoot(), HTTPTRIGGER_CRD_PATH), 'utf8'), { merge: true });
+/** A CustomResourceDefinition of ours as parsed from its YAML file (one of {@link CRD_PATHS}). */
+export function crd(file: (typeof CRD_PATHS)[number]): JsonSchema {
+  return YAML.parse(fs.readFileSync(path.join(packageRoot(), file), 'utf8'), { merge: true });
 }
 
-export type SchemaKind = 'HTTPTrigger' | 'WorkloadDeployment' | 'Workload' | 'Host';
+/** The HTTPTrigger CustomResourceDefinition as parsed from its YAML file. */
+export function httpTriggerCrd(): JsonSchema {
+  return crd(HTTPTRIGGER_CRD_PATH);
+}
+
+export type SchemaKind = 'HTTPTrigger' | 'HostPolicy' | 'WorkloadDeployment' | 'Workload' | 'Host';
 
 export type SchemaResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
@@ -76,8 +84,10 @@ function defaultedObjectPaths(schema: JsonSchema, at: string[] = []): string[][]
 }
 
 function compileValidators(): Record<SchemaKind, KindValidator> {
-  const crd = httpTriggerCrd() as { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } };
-  const trigger = strictObjects(crd.spec.versions[0].schema.openAPIV3Schema);
+  type Crd = { spec: { versions: { schema: { openAPIV3Schema: JsonSchema } }[] } };
+  const openApiSchema = (file: (typeof CRD_PATHS)[number]) => (crd(file) as Crd).spec.versions[0].schema.openAPIV3Schema;
+  const trigger = strictObjects(openApiSchema(HTTPTRIGGER_CRD_PATH));
+  const policy = strictObjects(openApiSchema(HOSTPOLICY_CRD_PATH));
   const workloadSpec = ((trigger.properties as JsonSchema).spec as { properties: JsonSchema }).properties.template as {
     properties: { spec: JsonSchema };
   };
@@ -104,6 +114,7 @@ function compileValidators(): Record<SchemaKind, KindValidator> {
   const compile = (schema: JsonSchema): KindValidator => ({ validate: ajv.compile(schema), defaultedObjects: defaultedObjectPaths(schema) });
   return {
     HTTPTrigger: compile({ ...trigger, properties: { ...(trigger.properties as JsonSchema), metadata: meta }, required: ['metadata', 'spec'] }),
+    HostPolicy: compile({ ...policy, properties: { ...(policy.properties as JsonSchema), metadata: meta } }),
     WorkloadDeployment: compile(
       object(
         {

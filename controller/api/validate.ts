@@ -8,11 +8,11 @@ import { parseGoDuration, type Duration } from './duration';
 import { validateSchema } from './schema';
 import { objectKey, type HTTPTrigger, type HostInterface, type WorkloadSpec } from './types';
 
-/** Why a trigger was skipped (the first three) or only partly served. */
-export type DiagnosticReason = 'Invalid' | 'UnsupportedPathType' | 'Conflict' | 'EndpointIgnored';
+/** Why a trigger was skipped (all but the last) or only partly served. */
+export type DiagnosticReason = 'Invalid' | 'UnsupportedPathType' | 'Conflict' | 'HostNotAllowed' | 'EndpointIgnored';
 
 /** The reasons a whole trigger is skipped for (`EndpointIgnored` only leaves out one endpoint). */
-export const REJECTION_REASONS: ReadonlySet<DiagnosticReason> = new Set<DiagnosticReason>(['Invalid', 'UnsupportedPathType', 'Conflict']);
+export const REJECTION_REASONS: ReadonlySet<DiagnosticReason> = new Set<DiagnosticReason>(['Invalid', 'UnsupportedPathType', 'Conflict', 'HostNotAllowed']);
 
 export interface Diagnostic {
   /** `namespace/name` of the trigger. */
@@ -78,26 +78,26 @@ function show(value: unknown): string {
 }
 
 /** Checks a host as in Kubernetes IngressRule.host; returns problems (empty when valid). */
-export function hostProblems(host: string): readonly string[] {
+export function hostProblems(host: string, field = 'ingress.host'): readonly string[] {
   if (host.length <= 253 && PLAIN_HOST.test(host) && !IPV4.test(host)) return NO_PROBLEMS;
-  if (host === '') return ['ingress.host is empty: set the DNS name requests arrive with, e.g. hello.example.com'];
-  if (host === '*') return ['ingress.host "*" is not allowed: use an exact host or a wildcard such as *.example.com'];
+  if (host === '') return [`${field} is empty: set the DNS name requests arrive with, e.g. hello.example.com`];
+  if (host === '*') return [`${field} "*" is not allowed: use an exact host or a wildcard such as *.example.com`];
   if (host.includes(':')) {
-    return [`ingress.host "${host}" has a port: ports are ignored when matching, remove ":${host.split(':').pop()}"`];
+    return [`${field} "${host}" has a port: ports are ignored when matching, remove ":${host.split(':').pop()}"`];
   }
-  if (host.endsWith('.')) return [`ingress.host "${host}" ends with a dot: remove the trailing "."`];
-  if (host.length > 253) return [`ingress.host is ${host.length} characters long: a DNS name has at most 253`];
+  if (host.endsWith('.')) return [`${field} "${host}" ends with a dot: remove the trailing "."`];
+  if (host.length > 253) return [`${field} is ${host.length} characters long: a DNS name has at most 253`];
   const labels = host.toLowerCase().split('.');
   const wildcard = labels[0] === '*';
   if (host.includes('*') && (!wildcard || labels.slice(1).some((l) => l.includes('*')))) {
-    return [`ingress.host "${host}": a wildcard must be the whole first label, as in *.example.com`];
+    return [`${field} "${host}": a wildcard must be the whole first label, as in *.example.com`];
   }
-  if (wildcard && labels.length < 2) return [`ingress.host "${host}": a wildcard needs a suffix, as in *.example.com`];
-  if (IPV4.test(host) || host.startsWith('[')) return [`ingress.host "${host}" is an IP address: use a DNS name`];
+  if (wildcard && labels.length < 2) return [`${field} "${host}": a wildcard needs a suffix, as in *.example.com`];
+  if (IPV4.test(host) || host.startsWith('[')) return [`${field} "${host}" is an IP address: use a DNS name`];
   const bad = labels.slice(wildcard ? 1 : 0).filter((l) => !DNS_LABEL.test(l) || l.length > 63);
   if (bad.length > 0) {
     return [
-      `ingress.host "${host}" is not a valid DNS name: label "${bad[0]}" must be 1-63 letters, digits or "-", starting and ending with a letter or digit`,
+      `${field} "${host}" is not a valid DNS name: label "${bad[0]}" must be 1-63 letters, digits or "-", starting and ending with a letter or digit`,
     ];
   }
   return [];

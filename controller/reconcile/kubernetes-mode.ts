@@ -4,6 +4,7 @@
  * leads, and (with a NATS URL) host heartbeats for the placement check. Used by
  * main.ts and, with a test API server, by the tests.
  */
+import type { UnlistedHosts } from '../api/host-policy';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller } from '../controller';
@@ -28,6 +29,8 @@ export interface KubernetesModeOptions {
   /** Write workers and the client-side rate limit (see ReconcilerOptions). */
   reconcile?: Pick<ReconcilerOptions, 'workers' | 'rateLimit'>;
   holdOffMs?: number;
+  /** Whether hosts no HostPolicy names may be claimed from any namespace (default) or from none. */
+  unlistedHosts?: UnlistedHosts;
 }
 
 export class KubernetesController {
@@ -72,6 +75,7 @@ export class KubernetesController {
       debugAddress: options.debugAddress,
       log,
       holdOffMs: options.holdOffMs,
+      unlistedHosts: options.unlistedHosts,
       onResolved: (objects, output) => this.reconciler.update(objects, output),
     });
   }

@@ -8,6 +8,8 @@
  *   (one label) are separate virtual hosts;
  * - within a virtual host, Exact routes come first, then Prefix routes by
  *   descending path length, so the first match is the most specific;
+ * - a trigger whose namespace may not claim its host (HostPolicy) is skipped
+ *   before anything else, so it never takes part in a conflict;
  * - triggers are admitted oldest first (ties by `namespace/name`); one that
  *   claims a (host, path, pathType) an admitted trigger holds is skipped whole.
  *
@@ -15,6 +17,7 @@
  * changes among thousands, unchanged virtual hosts and clusters are the very same
  * objects as before and later stages can reuse their encodings.
  */
+import type { HostOwnership } from '../api/host-policy';
 import { checkedHTTPTrigger, type Diagnostic, type ValidPath, type ValidTrigger } from '../api/validate';
 import { Admission, claimKey } from './admission';
 import { compareStrings, sameEndpoints, sortInPlace, type Endpoint, type EndpointsByTrigger } from './endpoints';
@@ -51,6 +54,8 @@ export interface ResolveInput {
   /** HTTPTrigger manifests as read; malformed ones become diagnostics. Keys (`namespace/name`) should be unique. */
   triggers: readonly unknown[];
   endpoints: EndpointsByTrigger;
+  /** Who may claim which host; absent: anyone may claim any host. */
+  hostOwnership?: HostOwnership;
 }
 
 /**
@@ -80,10 +85,16 @@ export class Resolver {
   resolve(input: ResolveInput): RoutingModel {
     const diagnostics: Diagnostic[] = [];
     const valid: ValidTrigger[] = [];
+    const ownership = input.hostOwnership?.allowsEverything ? undefined : input.hostOwnership;
     for (const object of input.triggers) {
       const check = checkedHTTPTrigger(object);
-      if (check.ok) valid.push(check.trigger);
-      else diagnostics.push(check.diagnostic);
+      if (!check.ok) {
+        diagnostics.push(check.diagnostic);
+        continue;
+      }
+      const verdict = ownership?.check(check.trigger.namespace, check.trigger.host);
+      if (verdict && verdict.allowed === false) diagnostics.push({ trigger: check.trigger.key, reason: 'HostNotAllowed', message: verdict.message });
+      else valid.push(check.trigger);
     }
     const { sorted, replaced } = this.admissionOrder(valid);
     const admission = replaced

@@ -15,15 +15,17 @@
  * Changes that cannot change a route (a trigger's status, any WorkloadDeployment)
  * go to `onStoredChange` for the reconciler instead of causing a resolve.
  */
-import { CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { checkedHostPolicy, HOST_POLICY_KIND, type ValidHostPolicy } from '../api/host-policy';
 import { validateSchema, type SchemaKind } from '../api/schema';
 import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
-import type { ManifestDiagnostic } from './manifests';
+import { hostPolicyDiagnostic, type ManifestDiagnostic } from './manifests';
 import type { Source, SourceObjects } from './source';
 
 interface Resource {
-  kind: 'HTTPTrigger' | SchemaKind;
+  kind: 'HTTPTrigger' | SchemaKind | 'Namespace';
+  /** Empty for the core group. */
   group: string;
   version: string;
   plural: string;
@@ -41,6 +43,9 @@ export const RESOURCES: readonly Resource[] = [
   // Only a trigger's Workloads become endpoints.
   { kind: 'Workload', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'workloads', namespaced: true, labelSelector: TRIGGER_LABEL },
   { kind: 'Host', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'hosts', namespaced: false },
+  { kind: HOST_POLICY_KIND, group: 'control.cosmonic.io', version: 'v1alpha1', plural: 'hostpolicies', namespaced: false },
+  // Their labels, which HostPolicy selectors match.
+  { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false },
 ];
 
 export interface KubernetesSourceOptions {
@@ -91,6 +96,7 @@ export class KubernetesSource implements Source {
   private readonly informers: Informer[] = [];
   /** Validated copies of runtime objects, by the raw object they came from (keeps identity across reads). */
   private readonly validated = new WeakMap<object, { ok: true; value: unknown } | { ok: false; diagnostic: ManifestDiagnostic }>();
+  private readonly checkedPolicies = new WeakMap<object, { policy?: ValidHostPolicy; diagnostic?: ManifestDiagnostic }>();
   /**
    * Each trigger as the pipeline last read it. A trigger stored anew with the same uid and
    * generation (its status written) routes the same: the pipeline keeps the object it has, so
@@ -107,6 +113,7 @@ export class KubernetesSource implements Source {
   async start(onChange: () => void): Promise<void> {
     const { kubeConfig, log } = this.options;
     const api = kubeConfig.makeApiClient(CustomObjectsApi);
+    const core = kubeConfig.makeApiClient(CoreV1Api);
     const namespaces = this.options.namespaces?.length ? this.options.namespaces : [undefined];
     const allSynced = new Promise<void>((resolve) => (this.markSynced = resolve));
     const checkSynced = () => {
@@ -115,7 +122,7 @@ export class KubernetesSource implements Source {
     for (const resource of RESOURCES) {
       for (const namespace of resource.namespaced ? namespaces : [undefined]) {
         const { group, version, plural, labelSelector } = resource;
-        const path = `/apis/${group}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
+        const path = `${group ? `/apis/${group}` : '/api'}/${version}${namespace ? `/namespaces/${namespace}` : ''}/${plural}`;
         // In pages, as client-go's reflector lists: a 10k-object list in one response held the
         // whole body and every untrimmed object at once.
         const list = async () => {
@@ -124,7 +131,11 @@ export class KubernetesSource implements Source {
           let page: { metadata?: { resourceVersion?: string; continue?: string }; items: KubernetesObject[] } | undefined;
           do {
             const options = { group, version, plural, labelSelector, limit: LIST_PAGE_SIZE, _continue: page?.metadata?.continue };
-            page = await (namespace ? api.listNamespacedCustomObject({ ...options, namespace }) : api.listClusterCustomObject(options));
+            page = await (resource.kind === 'Namespace'
+              ? (core.listNamespace({ labelSelector, limit: LIST_PAGE_SIZE, _continue: page?.metadata?.continue }) as Promise<NonNullable<typeof page>>)
+              : namespace
+                ? api.listNamespacedCustomObject({ ...options, namespace })
+                : api.listClusterCustomObject(options));
             for (const item of page!.items) items.push(trimmed(item));
           } while (page!.metadata?.continue);
           return { metadata: { resourceVersion: page!.metadata?.resourceVersion }, items } as KubernetesListObject<KubernetesObject>;
@@ -183,7 +194,7 @@ export class KubernetesSource implements Source {
   }
 
   read(): SourceObjects {
-    const objects: SourceObjects = { triggers: [], workloadDeployments: [], workloads: [], hosts: [], diagnostics: [] };
+    const objects: SourceObjects = { triggers: [], workloadDeployments: [], workloads: [], hosts: [], hostPolicies: [], namespaces: [], diagnostics: [] };
     const routed = new Map<string, KubernetesObject>();
     for (const informer of this.informers) {
       for (const raw of informer.listWatch.list()) {
@@ -194,6 +205,16 @@ export class KubernetesSource implements Source {
           const trigger = last && sameRoutes(last, raw) ? last : raw;
           routed.set(key, trigger);
           objects.triggers.push(trigger);
+          continue;
+        }
+        if (kind === 'Namespace') {
+          objects.namespaces.push({ name: raw.metadata?.name ?? '', labels: raw.metadata?.labels ?? {} });
+          continue;
+        }
+        if (kind === HOST_POLICY_KIND) {
+          const { policy, diagnostic } = this.checkPolicy(raw);
+          if (policy) objects.hostPolicies.push(policy);
+          if (diagnostic) objects.diagnostics.push(diagnostic);
           continue;
         }
         const checked = this.validate(kind, raw);
@@ -259,6 +280,17 @@ export class KubernetesSource implements Source {
       if (found) return found;
     }
     return undefined;
+  }
+
+  private checkPolicy(raw: KubernetesObject): { policy?: ValidHostPolicy; diagnostic?: ManifestDiagnostic } {
+    let checked = this.checkedPolicies.get(raw);
+    if (!checked) {
+      const { policy, problems } = checkedHostPolicy(raw);
+      const label = `${HOST_POLICY_KIND} ${raw.metadata?.name ?? '(unnamed)'}`;
+      checked = { policy, diagnostic: problems.length > 0 ? hostPolicyDiagnostic('kubernetes', label, policy, problems) : undefined };
+      this.checkedPolicies.set(raw, checked);
+    }
+    return checked;
   }
 
   private validate(kind: SchemaKind, raw: KubernetesObject) {

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { checkedHostPolicy, HOST_POLICY_KIND, type ValidHostPolicy } from '../api/host-policy';
 import { validateSchema, type SchemaKind } from '../api/schema';
 import { objectKey, RUNTIME_API_VERSION, TRIGGER_API_VERSION, type Host, type Workload, type WorkloadDeployment } from '../api/types';
 
@@ -24,7 +25,16 @@ export interface ManifestObjects {
   workloadDeployments: WorkloadDeployment[];
   workloads: Workload[];
   hosts: Host[];
+  /** HostPolicies as checked (one with problems is kept too: its hosts stay reserved, for no namespace). */
+  hostPolicies: ValidHostPolicy[];
+  /** Namespaces' labels, for HostPolicy selectors; a namespace not listed has none. */
+  namespaces: NamespaceLabels[];
   diagnostics: ManifestDiagnostic[];
+}
+
+export interface NamespaceLabels {
+  name: string;
+  labels: Record<string, string>;
 }
 
 export class ManifestError extends Error {
@@ -170,6 +180,17 @@ export function classifyObjects(file: string, objects: readonly unknown[], into:
       into.triggers.push(object);
       return;
     }
+    if (apiVersion === TRIGGER_API_VERSION && kind === HOST_POLICY_KIND) {
+      const { policy, problems } = checkedHostPolicy(object);
+      if (policy) into.hostPolicies.push(policy);
+      // Cluster-scoped: named without a namespace.
+      if (problems.length > 0) into.diagnostics.push(hostPolicyDiagnostic(file, `${HOST_POLICY_KIND} ${stringOr(meta.name) ?? '(unnamed)'}`, policy, problems));
+      return;
+    }
+    if (apiVersion === 'v1' && kind === 'Namespace' && typeof meta.name === 'string') {
+      into.namespaces.push({ name: meta.name, labels: isObject(meta.labels) ? (meta.labels as Record<string, string>) : {} });
+      return;
+    }
     const lists: Partial<Record<SchemaKind, unknown[]>> = {
       WorkloadDeployment: into.workloadDeployments,
       Workload: into.workloads,
@@ -196,11 +217,17 @@ export function loadManifests(paths: readonly string[]): ManifestObjects {
 }
 
 export function emptyManifestObjects(): ManifestObjects {
-  return { triggers: [], workloadDeployments: [], workloads: [], hosts: [], diagnostics: [] };
+  return { triggers: [], workloadDeployments: [], workloads: [], hosts: [], hostPolicies: [], namespaces: [], diagnostics: [] };
+}
+
+/** A HostPolicy's problems, saying that it fails closed. */
+export function hostPolicyDiagnostic(file: string, label: string, policy: ValidHostPolicy | undefined, problems: readonly string[]): ManifestDiagnostic {
+  const kept = policy ? `; its hosts ${policy.hosts.join(', ')} stay reserved for no namespace until it is fixed` : '; it names no valid host and is skipped';
+  return { file, object: label, reason: 'Invalid', message: `${label}: ${problems.join('; ')}${kept}` };
 }
 
 /** The kinds this controller reads, as `apiVersion kind`. */
-const OUR_KINDS = [`${TRIGGER_API_VERSION} HTTPTrigger`, ...['WorkloadDeployment', 'Workload', 'Host'].map((k) => `${RUNTIME_API_VERSION} ${k}`)];
+const OUR_KINDS = [`${TRIGGER_API_VERSION} HTTPTrigger`, `${TRIGGER_API_VERSION} ${HOST_POLICY_KIND}`, ...['WorkloadDeployment', 'Workload', 'Host'].map((k) => `${RUNTIME_API_VERSION} ${k}`)];
 
 /**
  * The kind an object of our API groups was probably meant to be when it is not one we read: a wrong

@@ -131,7 +131,7 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.equal(pod.securityContext.runAsNonRoot, true);
       const [c] = pod.containers;
       assert.equal(c.image, IMAGE);
-      assert.deepEqual(c.args, ['--source', 'kubernetes', '--xds-address', '0.0.0.0:18000', '--admin-address', '0.0.0.0:9902', '--debug-address', '127.0.0.1:9903', '--log-level', 'info']);
+      assert.deepEqual(c.args, ['--source', 'kubernetes', '--xds-address', '0.0.0.0:18000', '--admin-address', '0.0.0.0:9902', '--debug-address', '127.0.0.1:9903', '--unlisted-hosts', 'allow', '--log-level', 'info']);
       assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
       assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
       assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'admin' });

@@ -3,6 +3,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { ControlPlane, ControlPlaneArgs, HostGroup, HttpTrigger, HttpTriggerArgs, PathType } from '../../components';
 import { controlPlaneInternals } from '../../components/control-plane-registry';
 import { edgeObjectName, hostCovers } from '../../components/http-trigger';
+import { resolveSettings } from '../../components/settings';
+import { HostOwnership } from '../../controller/api/host-policy';
 import { validateSchema } from '../../controller/api/schema';
 import { checkHTTPTrigger } from '../../controller/api/validate';
 import { build, object, objects, Registered, valueOf } from './harness';
@@ -109,6 +111,46 @@ describe('HttpTrigger (Pulumi mocks)', () => {
       });
       return { r, children, internals: controlPlaneInternals(cp!)! };
     }
+
+    describe('host policy declared on the ControlPlane', () => {
+      const policies = { policies: [{ name: 'platform', hosts: ['*.localhost.cosmonic.sh'], namespaces: { names: ['platform'] } }] };
+
+      it('creates the HostPolicy CRD and objects, and tells the controller what unlisted hosts get', async () => {
+        const { r } = await withControlPlane({ hostPolicy: { unlistedHosts: 'deny', ...policies } }, { ...HELLO, namespace: 'platform' });
+        const policy = object(r, 'HostPolicy', 'platform');
+        assert.deepEqual(policy.spec, { hosts: ['*.localhost.cosmonic.sh'], namespaces: { names: ['platform'] } });
+        assert.equal(validateSchema('HostPolicy', policy).ok, true);
+        assert.ok(objects(r, 'CustomResourceDefinition').some((c) => c.inputs.metadata.name === 'hostpolicies.control.cosmonic.io'));
+        const args: string[] = object(r, 'Deployment', 'wasm-control-controller').spec.template.spec.containers[0].args;
+        assert.equal(args[args.indexOf('--unlisted-hosts') + 1], 'deny');
+      });
+
+      it('fails pulumi preview for a trigger whose namespace may not claim its host, in the controller\'s words', async () => {
+        let cp: ControlPlane;
+        const error = await failure(() => {
+          cp = new ControlPlane('cp', { controller: CONTROLLER, hostPolicy: policies });
+          new HttpTrigger('hello', { ...HELLO, controlPlane: cp });
+        });
+        const refusal = new HostOwnership(controlPlaneInternals(cp!)!.settings.hostPolicy.policies.map((p) => p.checked)).check('default', 'hello.localhost.cosmonic.sh');
+        assert.equal(refusal.allowed, false);
+        assert.ok(String(error.message).includes(`the controller would skip this trigger (HostNotAllowed): ${(refusal as { message: string }).message}`), error.message);
+        const allowed = await withControlPlane({ hostPolicy: policies }, { ...HELLO, namespace: 'platform' });
+        assert.equal(objects(allowed.r, 'HTTPTrigger').length, 1);
+      });
+
+      it('leaves a label-selector grant to the controller, which sees the namespace labels', async () => {
+        const { r } = await withControlPlane({ hostPolicy: { policies: [{ name: 'tenants', hosts: ['*.localhost.cosmonic.sh'], namespaces: { selector: { matchLabels: { tenant: 'yes' } } } }] } });
+        assert.equal(objects(r, 'HTTPTrigger').length, 1);
+      });
+
+      it('refuses a bad policy with the controller\'s words, naming the argument', async () => {
+        assert.throws(
+          () => resolveSettings({ controller: CONTROLLER, hostPolicy: { policies: [{ name: 'p', hosts: ['*'], namespaces: { names: ['a'] } }] } }),
+          /ControlPlane argument `hostPolicy.policies\[0\]` \(HostPolicy p\): .*spec\.hosts\[0\]/,
+        );
+        assert.throws(() => resolveSettings({ controller: CONTROLLER, hostPolicy: { unlistedHosts: 'nobody' as 'deny' } }), /`hostPolicy.unlistedHosts` "nobody" is not a setting: use "allow" or "deny"/);
+      });
+    });
 
     it('is created after the HTTPTrigger CRD', async () => {
       const { children, internals } = await withControlPlane({});

@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import { APPLIED_HASH_ANNOTATION, TRIGGER_LABEL } from '../../controller/api/types';
 import { triggerUpstreamHost } from '../../controller/api/validate';
 import { RECONCILED } from '../../controller/reconcile/reconciler';
+import { RESOURCES } from '../../controller/sources/kubernetes';
 import { host, trigger, workload } from '../support/fixtures';
 import { adminJson, requestsOutsideRbac, TestCluster } from './harness';
 
@@ -244,7 +245,7 @@ describe('Kubernetes mode: source and reconciler', () => {
     const { server } = cluster;
     server.put(trigger('keep', { host: 'keep.example.com' }));
     const { replica } = await cluster.controller('replica-a');
-    await cluster.changes.until('watches open', () => server.openWatches() === 4);
+    await cluster.changes.until('watches open', () => server.openWatches() === RESOURCES.length);
     const lists = (plural: string) => server.requests.filter((r) => /^GET \/apis\/[^?]+\/(\w+)(\?|$)/.exec(r)?.[1] === plural && !r.includes('watch=true')).length;
     assert.equal(lists('hosts'), 1);
     // A change no watch sees (the Workloads watch selects trigger-labelled ones): every watch falls behind…
@@ -256,7 +257,7 @@ describe('Kubernetes mode: source and reconciler', () => {
     const triggerListsBefore = lists('httptriggers');
     server.closeWatches();
     await cluster.changes.until('httptriggers relisted after 410', () => lists('httptriggers') > triggerListsBefore);
-    await cluster.changes.until('watches reopened', () => server.openWatches() === 4);
+    await cluster.changes.until('watches reopened', () => server.openWatches() === RESOURCES.length);
     assert.equal(lists('hosts'), 1, 'the bookmarked watch resumed without a relist');
     assert.equal(replica.source.read().triggers.length, 1);
     // Still live after the relist.

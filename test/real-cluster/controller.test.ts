@@ -14,7 +14,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
+import { CRD_PATHS } from '../../controller/api/schema';
 import { TRIGGER_LABEL } from '../../controller/api/types';
 import { packageRoot } from '../../controller/package-root';
 import { SHUTDOWN_GRACE_MS } from '../../controller/xds/server';
@@ -95,7 +95,7 @@ describe('real API server: the controller as its ServiceAccount', function () {
   before(async function () {
     // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
     this.timeout(45 * 60_000);
-    cluster = await RealCluster.start({ crds: [path.join(ROOT, HTTPTRIGGER_CRD_PATH), path.join(ROOT, RUNTIME_CRDS_PATH)] });
+    cluster = await RealCluster.start({ crds: [...CRD_PATHS.map((crd) => path.join(ROOT, crd)), path.join(ROOT, RUNTIME_CRDS_PATH)] });
     custom = cluster.adminConfig().makeApiClient(CustomObjectsApi);
     await kubectl('create', 'namespace', 'wasmcloud');
     kubeconfig = await cluster.controllerAccount(NAMESPACE);
@@ -195,6 +195,45 @@ describe('real API server: the controller as its ServiceAccount', function () {
     assert.equal(event.type, 'Warning');
     assert.match(event.message, /default\/echo/);
     assert.equal(event.reportingInstance, 'replica-a');
+  });
+
+  it('host ownership: a HostPolicy refuses the older squatter (HostNotAllowed, with an Event) and admits the owner; a selector grant follows namespace labels at once', async () => {
+    const [a] = replicas;
+    const servedTo = async () => (await routes(a)).filter((r) => r.host === 'owned.test').map((r) => r.trigger);
+    const accepted = (namespace: string, name: string, reason: string) => waitFor(`httptrigger/${name}`, `jsonpath={.status.conditions[?(@.type=="Accepted")].reason}=${reason}`, 10, namespace);
+    await kubectl('create', 'namespace', 'squatters');
+    await kubectl('create', 'namespace', 'team-a');
+    await applyJson(trigger('squat', { namespace: 'squatters', host: 'owned.test' }));
+    await accepted('squatters', 'squat', 'Accepted');
+    await applyJson(trigger('owner', { namespace: 'team-a', host: 'owned.test' }));
+    await accepted('team-a', 'owner', 'Conflict');
+
+    const policy = { apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HostPolicy', metadata: { name: 'team-a' }, spec: { hosts: ['owned.test'], namespaces: { selector: { matchLabels: { team: 'a' } } } } };
+    await applyJson(policy);
+    // team-a is not labelled yet: nobody may claim the host.
+    await accepted('squatters', 'squat', 'HostNotAllowed');
+    await accepted('team-a', 'owner', 'HostNotAllowed');
+    await eventually(async () => assert.deepEqual(await servedTo(), []), 5000, 'owned.test no longer served');
+
+    await kubectl('label', 'namespace', 'team-a', 'team=a');
+    await accepted('team-a', 'owner', 'Accepted');
+    await eventually(async () => assert.deepEqual(await servedTo(), ['team-a/owner']), 5000, 'the owner served');
+    const refusal = (await getJson('httptrigger', 'squat', '-n', 'squatters')).status.conditions.find((c: Obj) => c.type === 'Accepted');
+    assert.match(refusal.message, /reserved through owned\.test by HostPolicy team-a \(namespaces matching team=a\), and namespace squatters is not among them/);
+    await eventually(
+      async () => assert.equal((await getJson('events', '-n', 'squatters', '--field-selector', 'reason=HostNotAllowed,involvedObject.name=squat')).items[0]?.type, 'Warning'),
+      5000,
+      'the HostNotAllowed event',
+    );
+    assert.equal(a.logs.lines.filter((l) => l.reason === 'HostNotAllowed' && l.trigger === 'squatters/squat').length, 1, 'one log line per refusal');
+
+    await kubectl('label', 'namespace', 'team-a', 'team-');
+    await accepted('team-a', 'owner', 'HostNotAllowed');
+    await kubectl('delete', 'hostpolicy', 'team-a');
+    // Without the policy the oldest claimant wins again.
+    await accepted('squatters', 'squat', 'Accepted');
+    await eventually(async () => assert.deepEqual(await servedTo(), ['squatters/squat']), 5000, 'the squatter served again');
+    await kubectl('delete', 'namespace', 'squatters', 'team-a', '--wait=false');
   });
 
   it('writes nothing for triggers that did not change, though the server adds defaults to what it stores', async () => {

@@ -4,13 +4,15 @@
  * defaults, every manifest in examples/ applies with `kubectl apply
  * --server-side`, and each invalid case the CRD's rules exist for is refused by
  * the server with the message a user sees, and by the controller's own
- * validation (which the Pulumi components share) too.
+ * validation (which the Pulumi components share) too. The same for the
+ * HostPolicy CRD.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { httpTriggerCrd, HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
+import { checkedHostPolicy } from '../../controller/api/host-policy';
+import { crd, HOSTPOLICY_CRD_PATH, httpTriggerCrd, HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
 import { checkHTTPTrigger } from '../../controller/api/validate';
 import { packageRoot } from '../../controller/package-root';
 import { trigger } from '../support/fixtures';
@@ -171,6 +173,46 @@ describe('real API server: the HTTPTrigger CRD and the examples', function () {
     }
     const triggers = JSON.parse(await cluster.kubectlOk(['get', 'httptriggers', '-A', '-o', 'json'])).items as Obj[];
     assert.ok(triggers.some((t) => t.metadata.name === 'example' && t.spec.ingress.host === 'hello.localhost.cosmonic.sh'));
+  });
+
+  describe('the HostPolicy CRD', () => {
+    const policy = (name: string, spec: Obj) => ({ apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HostPolicy', metadata: { name }, spec });
+    const schema = () => (crd(HOSTPOLICY_CRD_PATH) as Obj).spec.versions[0].schema.openAPIV3Schema;
+    /** One policy breaking each CEL rule, by the rule's message; and schema violations. */
+    const CASES: Record<string, Obj> = {
+      'namespaces needs names, a selector, or both': policy('no-namespaces', { hosts: ['a.example.com'], namespaces: {} }),
+      'In and NotIn need values; Exists and DoesNotExist take none': policy('values', {
+        hosts: ['a.example.com'],
+        namespaces: { selector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] } },
+      }),
+      'a host that is not a DNS name or a one-label wildcard': policy('bad-host', { hosts: ['*.*.example.com'], namespaces: { names: ['a'] } }),
+      'a namespace name that is not a DNS label': policy('bad-namespace', { hosts: ['a.example.com'], namespaces: { names: ['Team_A'] } }),
+    };
+
+    it('is accepted (cluster-scoped, every CEL rule compiles) and prints its hosts and namespaces', async () => {
+      await cluster.apply([path.join(ROOT, HOSTPOLICY_CRD_PATH)]);
+      await cluster.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd/hostpolicies.control.cosmonic.io']);
+      const stored = JSON.parse(await cluster.kubectlOk(['get', 'crd', 'hostpolicies.control.cosmonic.io', '-o', 'json']));
+      assert.equal(stored.spec.scope, 'Cluster');
+      assert.deepEqual(celRules(stored.spec.versions[0].schema.openAPIV3Schema).map((r) => r.rule), celRules(schema()).map((r) => r.rule));
+      const good = policy('team-a', { hosts: ['api.example.com', '*.team-a.example.com'], namespaces: { names: ['team-a'], selector: { matchLabels: { team: 'a' } } } });
+      await cluster.kubectlOk(['create', '-f', '-'], { input: JSON.stringify(good) });
+      assert.deepEqual(checkedHostPolicy(good).problems, []);
+      const table = await cluster.kubectlOk(['get', 'hostpolicies']);
+      assert.match(table, /^NAME\s+HOSTS\s+NAMESPACES\s+SELECTOR\s+AGE$/m);
+      assert.match(table, /^team-a\s+\["api\.example\.com","\*\.team-a\.example\.com"\]\s+\["team-a"\]/m);
+    });
+
+    it('is refused by the server and by the controller\'s validation for each bad case, a case for every CEL rule', async () => {
+      const messages = celRules(schema()).map((r) => r.message);
+      assert.ok(messages.every((m) => m in CASES), 'each CEL rule needs a case');
+      for (const [what, object] of Object.entries(CASES)) {
+        const result = await cluster.kubectl(['create', '-f', '-'], { input: JSON.stringify(object) });
+        assert.notEqual(result.code, 0, `the server accepted ${what}`);
+        if (messages.includes(what)) assert.match(result.stderr, new RegExp(escape(what)));
+        assert.notDeepEqual(checkedHostPolicy(object).problems, [], `the controller accepts ${what}`);
+      }
+    });
   });
 });
 

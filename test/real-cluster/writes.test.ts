@@ -9,7 +9,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
+import { CRD_PATHS } from '../../controller/api/schema';
 import { packageRoot } from '../../controller/package-root';
 import { RECONCILED } from '../../controller/reconcile/reconciler';
 import { podEnvironment, spawnController, type ControllerProcess } from '../support/controller-process';
@@ -48,7 +48,7 @@ describe('real API server: what the controller writes, by the audit log', functi
     // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
     this.timeout(45 * 60_000);
     const root = packageRoot();
-    cluster = await RealCluster.start({ crds: [path.join(root, HTTPTRIGGER_CRD_PATH), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
+    cluster = await RealCluster.start({ crds: [...CRD_PATHS.map((crd) => path.join(root, crd)), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
     env = podEnvironment(await cluster.controllerAccount(NAMESPACE), 'writer', NAMESPACE);
     const triggers = Array.from({ length: COUNT }, (_, i) => trigger(`app-${i}`, { host: `app-${i}.example.com`, paths: [['/api', 'Prefix']] }));
     await cluster.kubectlOk(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: triggers }) });
