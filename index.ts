@@ -21,11 +21,13 @@ import {
   EnvoyServiceArgs,
   HostGroup,
   HostGroupArgs,
+  HostPolicyArgs,
   HttpTrigger,
   HttpTriggerArgs,
   LogLevel,
   PersesArgs,
   ServiceType,
+  XdsTlsArgs,
 } from './components';
 import { unsupportedValue } from './components/args';
 import { chartReference, chartSourceProblem, UpstreamChart } from './components/chart-source';
@@ -87,6 +89,8 @@ interface ProgramConfig {
   hostGroups: HostGroupConfig[];
   workloads: WorkloadConfig[];
   charts: ChartsConfig;
+  hostPolicy?: HostPolicyArgs;
+  xdsTls?: XdsTlsArgs;
 }
 
 function oneOf<T extends string>(key: string, value: string, allowed: Record<string, T>): T {
@@ -116,6 +120,8 @@ function readConfig(): ProgramConfig {
     hostGroups: c.getObject<HostGroupConfig[]>('hostGroups') ?? [],
     workloads: c.getObject<WorkloadConfig[]>('workloads') ?? [],
     charts: readCharts(c.getObject<ChartsConfig>('charts') ?? {}),
+    hostPolicy: c.getObject<HostPolicyArgs>('hostPolicy'),
+    xdsTls: c.getObject<XdsTlsArgs>('xdsTls'),
   };
   if (config.clusterKind !== ClusterKind.Eks && config.eks) throw new Error('config wasm-control:eks is set but wasm-control:clusterKind is not "eks"');
   if (config.clusterKind === ClusterKind.Existing && !config.controllerImage && !config.imageRepository) {
@@ -180,6 +186,8 @@ function controlPlaneArgs(config: ProgramConfig, image: pulumi.Input<string>): C
     controller: { image, replicas: config.controllerReplicas, logLevel: config.logLevel },
     runtime: { chart: config.charts.runtime },
     perses: { ...config.perses, chart: config.charts.perses ?? config.perses?.chart },
+    hostPolicy: config.hostPolicy,
+    xdsTls: config.xdsTls,
   };
 }
 

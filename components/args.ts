@@ -73,6 +73,38 @@ export interface ControlPlaneArgs {
   perses?: PersesArgs;
   /** Which namespaces may claim which hosts (HostPolicy objects and the controller's unlisted-hosts setting). */
   hostPolicy?: HostPolicyArgs;
+  /** The mutual TLS between Envoy and the controller's xDS server (always on; these say where certificates come from). */
+  xdsTls?: XdsTlsArgs;
+}
+
+/**
+ * Envoy and the controller speak xDS over mutual TLS, with certificates from a CA of this control
+ * plane's own, issued by the Pulumi TLS provider (their keys are Pulumi secrets), unless `certificates`
+ * gives PEM contents from your own PKI. A `pulumi up` within `earlyRenewalHours` of an issued
+ * certificate's expiry issues a new one; the controller picks its files up as the Secret changes and
+ * the Envoy pods roll.
+ */
+export interface XdsTlsArgs {
+  /** PEM contents to use instead of issuing certificates; all five. */
+  certificates?: XdsCertificatesArgs;
+  /** Validity of the issued controller and Envoy certificates, in hours (default 8760: a year); the CA's is ten times as long. */
+  validityHours?: number;
+  /** Re-issue a certificate on the first `pulumi up` this many hours before it expires (default 720: 30 days). */
+  earlyRenewalHours?: number;
+}
+
+/** PEM certificates and keys for the xDS channel, from your own PKI. */
+export interface XdsCertificatesArgs {
+  /** The CA both certificates are issued by (each side trusts it for the other). */
+  ca: pulumi.Input<string>;
+  /** The controller's server certificate; its DNS names must include `wasm-control-controller.<namespace>.svc.cluster.local`. */
+  controllerCert: pulumi.Input<string>;
+  /** Its private key (kept as a Pulumi secret). */
+  controllerKey: pulumi.Input<string>;
+  /** Envoy's client certificate. */
+  envoyCert: pulumi.Input<string>;
+  /** Its private key (kept as a Pulumi secret). */
+  envoyKey: pulumi.Input<string>;
 }
 
 /**

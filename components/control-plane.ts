@@ -11,6 +11,7 @@ import { CONTROLLER, ENVOY, PERSES, PORTS, serviceDns } from './names';
 import { podDisruptionBudget } from './pod-security';
 import * as observability from './observability';
 import { resolveSettings, Settings } from './settings';
+import { xdsTlsSecrets } from './xds-tls';
 
 /** The Istio CRD whose absence means Istio is not installed. */
 export const ISTIO_GATEWAY_CRD = 'gateways.networking.istio.io';
@@ -108,6 +109,7 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     );
   }
 
+  const { envoyCertSha256 } = xdsTlsSecrets(parent, name, s, namespaced);
   new k8s.core.v1.ServiceAccount(`${name}-controller`, controller.serviceAccount(s), namespaced);
   const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-controller`, controller.clusterRole(s), clusterScoped);
   new k8s.rbac.v1.ClusterRoleBinding(`${name}-controller`, controller.clusterRoleBinding(s, clusterRole.metadata.name), clusterScoped);
@@ -120,7 +122,7 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   new k8s.networking.v1.NetworkPolicy(`${name}-controller`, controller.networkPolicy(s), namespaced);
 
   const bootstrap = new k8s.core.v1.ConfigMap(`${name}-envoy-bootstrap`, envoy.bootstrapConfigMap(s), namespaced);
-  new k8s.apps.v1.Deployment(`${name}-envoy`, envoy.deployment(s), after(bootstrap));
+  new k8s.apps.v1.Deployment(`${name}-envoy`, envoy.deployment(s, envoyCertSha256), after(bootstrap));
   const ingressService = new k8s.core.v1.Service(`${name}-ingress`, envoy.ingressService(s), namespaced);
   new k8s.policy.v1.PodDisruptionBudget(`${name}-envoy`, podDisruptionBudget(s.namespace, ENVOY), namespaced);
   new k8s.networking.v1.NetworkPolicy(`${name}-envoy`, envoy.networkPolicy(s), namespaced);

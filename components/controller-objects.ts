@@ -14,6 +14,7 @@ import { packageRoot } from '../controller/package-root';
 import { CONTROLLER, ENVOY, labels, PORTS, selector } from './names';
 import { Settings } from './settings';
 import { hardenedContainer, hardenedPod } from './pod-security';
+import { XDS_TLS_DIRS, XDS_TLS_SECRETS, xdsTlsFiles } from './xds-tls';
 
 /** The chart's client certificate for NATS (runtime-operator `global.certificates.operatorCertSecretName`). */
 export const NATS_CLIENT_CERT_SECRET = 'wasmcloud-operator-tls';
@@ -67,6 +68,7 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
   const c = s.controller;
   const memory = controllerMemory(c.expectedTriggers);
   const natsTls = s.runtime.natsTls;
+  const controllerTls = xdsTlsFiles(XDS_TLS_DIRS.controller);
   return {
     metadata: { name: CONTROLLER, namespace: s.namespace, labels: labels(CONTROLLER) },
     spec: {
@@ -90,6 +92,9 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
                 '--admin-address', `0.0.0.0:${PORTS.controllerAdmin}`,
                 '--debug-address', `127.0.0.1:${PORTS.controllerDebug}`,
                 '--unlisted-hosts', s.hostPolicy.unlistedHosts,
+                '--xds-tls-cert', controllerTls.cert,
+                '--xds-tls-key', controllerTls.key,
+                '--xds-tls-client-ca', controllerTls.ca,
                 '--log-level', c.logLevel,
               ],
               env: [
@@ -116,12 +121,15 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
               resources: c.resources ?? { requests: { cpu: '100m', memory: `${memory.requestMi}Mi` }, limits: { memory: `${memory.limitMi}Mi` } },
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
+                { name: 'xds-tls', mountPath: XDS_TLS_DIRS.controller, readOnly: true },
                 ...(natsTls ? [{ name: 'nats-tls', mountPath: NATS_CERT_DIR, readOnly: true }] : []),
               ],
             },
           ],
           volumes: [
             { name: 'tmp', emptyDir: {} },
+            // The controller re-reads these files as the kubelet updates them: a renewal needs no restart.
+            { name: 'xds-tls', secret: { secretName: XDS_TLS_SECRETS.controller } },
             ...(natsTls ? [{ name: 'nats-tls', secret: { secretName: NATS_CLIENT_CERT_SECRET } }] : []),
           ],
         },
@@ -137,7 +145,8 @@ export function service(s: Settings): k8s.core.v1.ServiceArgs {
       type: 'ClusterIP',
       selector: selector(CONTROLLER),
       ports: [
-        { name: 'xds', port: PORTS.controllerXds, targetPort: 'xds', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+        // gRPC over TLS: opaque to a mesh, which must pass it through.
+        { name: 'xds', port: PORTS.controllerXds, targetPort: 'xds', protocol: 'TCP', appProtocol: 'tls' },
         { name: 'admin', port: PORTS.controllerAdmin, targetPort: 'admin', protocol: 'TCP' },
       ],
     },

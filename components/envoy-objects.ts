@@ -5,21 +5,25 @@
  */
 import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
+import type * as pulumi from '@pulumi/pulumi';
 import { envoyBootstrap } from '../controller/envoy/bootstrap';
 import { CONTROLLER, ENVOY, INGRESS_SERVICE, labels, PORTS, selector, serviceDns } from './names';
 import { hardenedContainer, hardenedPod } from './pod-security';
 import { Settings } from './settings';
+import { XDS_TLS_DIRS, XDS_TLS_SECRETS, xdsTlsFiles } from './xds-tls';
 
 /** uid of the `envoy` user in the envoyproxy/envoy images. */
 const ENVOY_UID = 101;
 const BOOTSTRAP_FILE = 'bootstrap.json';
 
 export function bootstrapJson(s: Settings): string {
+  const files = xdsTlsFiles(XDS_TLS_DIRS.envoy);
   const bootstrap = envoyBootstrap({
     xdsHost: serviceDns(CONTROLLER, s.namespace),
     xdsPort: PORTS.controllerXds,
     adminPort: PORTS.envoyAdmin,
     apiType: s.envoy.adsApiType,
+    tls: { certFile: files.cert, keyFile: files.key, caFile: files.ca },
   });
   return JSON.stringify(bootstrap, null, 2);
 }
@@ -31,7 +35,8 @@ export function bootstrapConfigMap(s: Settings): k8s.core.v1.ConfigMapArgs {
   };
 }
 
-export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
+/** `envoyCertSha256`: Envoy reads its certificate once, so a new one must roll the pods too. */
+export function deployment(s: Settings, envoyCertSha256: pulumi.Input<string>): k8s.apps.v1.DeploymentArgs {
   const bootstrap = bootstrapJson(s);
   return {
     metadata: { name: ENVOY, namespace: s.namespace, labels: labels(ENVOY) },
@@ -42,7 +47,7 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
         metadata: {
           labels: labels(ENVOY),
           // Envoy reads its bootstrap once at start: a changed bootstrap must roll the pods.
-          annotations: { 'wasm-control/bootstrap-sha256': createHash('sha256').update(bootstrap).digest('hex') },
+          annotations: { 'wasm-control/bootstrap-sha256': createHash('sha256').update(bootstrap).digest('hex'), 'wasm-control/xds-client-cert-sha256': envoyCertSha256 },
         },
         spec: {
           ...hardenedPod(ENVOY_UID),
@@ -62,10 +67,16 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
               // Liveness must not use /ready: an Envoy waiting for the controller is alive, not broken.
               livenessProbe: { tcpSocket: { port: 'admin' }, periodSeconds: 10, failureThreshold: 3 },
               resources: s.envoy.resources ?? { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-              volumeMounts: [{ name: 'bootstrap', mountPath: '/etc/envoy', readOnly: true }],
+              volumeMounts: [
+                { name: 'bootstrap', mountPath: '/etc/envoy', readOnly: true },
+                { name: 'xds-tls', mountPath: XDS_TLS_DIRS.envoy, readOnly: true },
+              ],
             },
           ],
-          volumes: [{ name: 'bootstrap', configMap: { name: `${ENVOY}-bootstrap` } }],
+          volumes: [
+            { name: 'bootstrap', configMap: { name: `${ENVOY}-bootstrap` } },
+            { name: 'xds-tls', secret: { secretName: XDS_TLS_SECRETS.envoy } },
+          ],
         },
       },
     },

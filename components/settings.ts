@@ -15,6 +15,8 @@ import {
   ChartSourceArgs,
   ControlPlaneArgs,
   HostPolicyArgs,
+  XdsCertificatesArgs,
+  XdsTlsArgs,
   IngressProvider,
   IngressTlsArgs,
   LogLevel,
@@ -41,6 +43,8 @@ export const DEFAULTS = {
   controllerReplicas: 2,
   expectedTriggers: 1000,
   natsUrl: 'nats://nats:4222',
+  xdsCertificateHours: 8760,
+  xdsEarlyRenewalHours: 720,
 } as const;
 
 /** The upstream homes of the charts the ControlPlane installs. */
@@ -100,6 +104,7 @@ export interface Settings {
     prometheusUrl?: pulumi.Input<string>;
     values: ChartValues;
   };
+  xdsTls: { certificates?: XdsCertificatesArgs; validityHours: number; earlyRenewalHours: number };
   hostPolicy: {
     unlistedHosts: UnlistedHosts;
     /** The HostPolicy manifests to create, and their checked form. */
@@ -256,7 +261,23 @@ export function resolveSettings(args: ControlPlaneArgs | undefined): Settings {
       values: object('perses.values', persesArgs.values ?? {}),
     },
     hostPolicy: hostPolicySettings(a.hostPolicy ?? {}),
+    xdsTls: xdsTlsSettings(a.xdsTls ?? {}),
   };
+}
+
+function xdsTlsSettings(args: XdsTlsArgs): Settings['xdsTls'] {
+  const validityHours = wholeNumber('xdsTls.validityHours', args.validityHours ?? DEFAULTS.xdsCertificateHours, 2);
+  const earlyRenewalHours = wholeNumber('xdsTls.earlyRenewalHours', args.earlyRenewalHours ?? Math.min(DEFAULTS.xdsEarlyRenewalHours, Math.floor(validityHours / 2)), 1);
+  if (earlyRenewalHours >= validityHours) {
+    throw new ControlPlaneArgumentError('xdsTls.earlyRenewalHours', `(${earlyRenewalHours}) must be less than \`validityHours\` (${validityHours}), or every \`pulumi up\` would issue new certificates.`);
+  }
+  const c = args.certificates;
+  if (c !== undefined) {
+    const fields = ['ca', 'controllerCert', 'controllerKey', 'envoyCert', 'envoyKey'] as const;
+    const missing = fields.filter((f) => c[f] === undefined || c[f] === '');
+    if (missing.length > 0) throw new ControlPlaneArgumentError('xdsTls.certificates', `lacks ${missing.join(', ')}: give all five PEM values, or none to have them issued.`);
+  }
+  return { certificates: c, validityHours, earlyRenewalHours };
 }
 
 function hostPolicySettings(args: HostPolicyArgs): Settings['hostPolicy'] {

@@ -9,3 +9,8 @@ export function splitHostPort(address: string): [string, number] {
   if (at < 0 || !/^\d+$/.test(address.slice(at + 1))) throw new Error(`"${address}" is not host:port`);
   return [address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(at + 1))];
 }
+
+/** Whether `host` (as splitHostPort returns it) names this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -4,14 +4,16 @@
  * and debug views. Bursts of source changes are coalesced into one snapshot.
  */
 import * as http from 'node:http';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { UnlistedHosts } from './api/host-policy';
 import * as prom from 'prom-client';
-import { splitHostPort } from './address';
+import { isLoopback, splitHostPort } from './address';
+import type { UnlistedHosts } from './api/host-policy';
 import { Pipeline, resourceList, type PipelineOutput } from './pipeline';
 import type { Source, SourceObjects } from './sources/source';
 import { AdsServer, SHUTDOWN_GRACE_MS } from './xds/server';
 import { SnapshotBuilder, type Snapshot } from './xds/snapshot';
+import { checkXdsTlsFiles, XDS_TLS_FLAGS, xdsServerCredentials, type XdsTlsFiles } from './xds/tls';
 
 export interface ControllerOptions {
   source: Source;
@@ -28,6 +30,8 @@ export interface ControllerOptions {
   log: Logger;
   /** Whether hosts no HostPolicy names may be claimed from any namespace (default) or from none. */
   unlistedHosts?: UnlistedHosts;
+  /** mTLS for ADS (required unless `xdsAddress` is loopback). */
+  xdsTls?: XdsTlsFiles;
   /**
    * Least time between two resolves (default 100 ms). A change after a quiet
    * spell is resolved at once; changes within the hold-off are coalesced into one
@@ -86,6 +90,7 @@ export class Controller {
       },
       onUnknownType: (node, type) => options.log.warn({ node, type }, 'xDS client asked for a type this server does not serve; it gets no answer for it'),
       onRefused: (node, reason) => options.log.warn({ node, reason }, 'xDS stream closed by the server'),
+      onClientConnected: (node, mode, peer) => options.log.info({ node, mode, peer: peer.address, certificate: peer.certificate }, 'xDS client connected'),
     });
     // RSS, heap, event-loop lag and GC next to ours.
     prom.collectDefaultMetrics({ register: this.registry });
@@ -94,17 +99,37 @@ export class Controller {
   }
 
   async start(): Promise<void> {
+    // Certificates first: a bad file is named before anything is listed.
+    const credentials = this.xdsCredentials();
     await this.options.source.start(() => this.schedule());
     // Resolve once the source has its objects (the Kubernetes source lists every kind
     // first), so no client is ever served a partial table and the reconciler never acts
     // on a half-listed cluster; this covers every change reported while starting.
     this.started = true;
     this.resolve();
-    this.xdsPort = await this.ads.listen(this.options.xdsAddress).catch((err: Error) => {
+    this.xdsPort = await this.ads.listen(this.options.xdsAddress, credentials).catch((err: Error) => {
       throw new Error(`cannot serve xDS on ${this.options.xdsAddress}: ${err.message}; give another address with --xds-address`);
     });
     this.adminPort = await listen(this.admin, this.options.adminAddress, '--admin-address');
     if (this.debug) this.debugPort = await listen(this.debug, this.options.debugAddress!, '--debug-address');
+  }
+
+  /** mTLS when configured; plaintext only where nothing but this machine can connect. */
+  private xdsCredentials(): grpc.ServerCredentials | undefined {
+    const { xdsTls, xdsAddress, log } = this.options;
+    if (xdsTls) {
+      checkXdsTlsFiles(xdsTls);
+      log.info({ cert: xdsTls.certFile, clientCa: xdsTls.clientCaFile }, 'xDS over mutual TLS: clients need a certificate from the client CA');
+      return xdsServerCredentials(xdsTls);
+    }
+    if (!isLoopback(splitHostPort(xdsAddress)[0])) {
+      throw new Error(
+        `--xds-address ${xdsAddress} is reachable from other machines, and xDS without TLS would give every route and endpoint to whoever connects: ` +
+          `give ${Object.values(XDS_TLS_FLAGS).join(', ')} (the ControlPlane mounts them), or listen on 127.0.0.1`,
+      );
+    }
+    log.warn({ xds: xdsAddress }, 'xDS in plaintext, on loopback only: give --xds-tls-cert, --xds-tls-key and --xds-tls-client-ca to serve other machines');
+    return undefined;
   }
 
   /** Stops accepting, closes every stream cleanly and the source. */

@@ -5,11 +5,12 @@
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { CONTROLLER_PORTS, splitHostPort } from './address';
+import { CONTROLLER_PORTS, isLoopback, splitHostPort } from './address';
 import { unlistedHostsSetting } from './api/host-policy';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { DEFAULT_WORKERS } from './reconcile/reconciler';
+import { XDS_TLS_FLAGS, type XdsTlsFiles } from './xds/tls';
 import { FileSource } from './sources/files';
 import { SharedConnectionsKubeConfig } from './sources/kube-config';
 
@@ -29,7 +30,11 @@ const USAGE = `usage: node dist/controller/main.js [options]
   --kube-api-burst <n>        kubernetes mode: writes allowed at once above --kube-api-qps (env KUBE_API_BURST; default 2 × qps)
   --unlisted-hosts allow|deny whether an HTTPTrigger may claim a host no HostPolicy names, from any namespace (allow)
                               or from none (deny) (env UNLISTED_HOSTS; default allow)
-  --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.xds})
+  --xds-address <host:port>   ADS gRPC address (env XDS_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.xds}); without the three
+                              files below it must be a loopback address
+  --xds-tls-cert <file>       mTLS for ADS: the server certificate (PEM), its key and the CA client certificates must come
+  --xds-tls-key <file>        from (env XDS_TLS_CERT, XDS_TLS_KEY, XDS_TLS_CLIENT_CA); re-read every 10 s, so a renewed
+  --xds-tls-client-ca <file>  Secret is picked up without a restart
   --admin-address <host:port> admin HTTP address: /healthz, /readyz, /metrics (env ADMIN_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.admin})
   --debug-address <host:port> the /debug/* views (env DEBUG_ADDRESS; default: the admin address when that is loopback,
                               else 127.0.0.1:${CONTROLLER_PORTS.debug}, which kubectl port-forward reaches and other pods do not)
@@ -51,6 +56,9 @@ async function main(): Promise<void> {
       'kube-api-burst': { type: 'string' },
       'unlisted-hosts': { type: 'string' },
       'xds-address': { type: 'string' },
+      'xds-tls-cert': { type: 'string' },
+      'xds-tls-key': { type: 'string' },
+      'xds-tls-client-ca': { type: 'string' },
       'admin-address': { type: 'string' },
       'debug-address': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
@@ -69,6 +77,11 @@ async function main(): Promise<void> {
   const adminAddress = values['admin-address'] ?? process.env.ADMIN_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.admin}`;
   const debugAddress = values['debug-address'] ?? process.env.DEBUG_ADDRESS ?? (isLoopback(splitHostPort(adminAddress)[0]) ? undefined : `127.0.0.1:${CONTROLLER_PORTS.debug}`);
   const unlistedHosts = unlistedHostsSetting('--unlisted-hosts', values['unlisted-hosts'] ?? process.env.UNLISTED_HOSTS ?? 'allow');
+  const xdsTls = tlsFiles({
+    certFile: values['xds-tls-cert'] ?? process.env.XDS_TLS_CERT,
+    keyFile: values['xds-tls-key'] ?? process.env.XDS_TLS_KEY,
+    clientCaFile: values['xds-tls-client-ca'] ?? process.env.XDS_TLS_CLIENT_CA,
+  });
   const shutdownSeconds = seconds('--shutdown-timeout', values['shutdown-timeout'] ?? process.env.SHUTDOWN_TIMEOUT ?? '20');
   const withPort = (address: string, port: number) => `${splitHostPort(address)[0]}:${port}`;
   const addresses = (c: Controller) => ({
@@ -111,6 +124,7 @@ async function main(): Promise<void> {
         name: 'wasm-control-controller',
       },
       unlistedHosts,
+      xdsTls,
       reconcile: { workers, ...(qps > 0 ? { rateLimit: { qps, burst: Math.max(1, burst) } } : {}) },
       nats: natsUrl
         ? { url: natsUrl, tls: { caFile: process.env.NATS_CA_FILE, certFile: process.env.NATS_CERT_FILE, keyFile: process.env.NATS_KEY_FILE } }
@@ -133,7 +147,7 @@ async function main(): Promise<void> {
   const source = new FileSource(manifests, (file, reason) => log.error({ file, reason }, 'manifest file skipped; its last good content is kept'), {
     rescanMs: rescanSeconds * 1000,
   });
-  const controller = new Controller({ source, xdsAddress, adminAddress, debugAddress, log, unlistedHosts });
+  const controller = new Controller({ source, xdsAddress, adminAddress, debugAddress, log, unlistedHosts, xdsTls });
   await controller.start();
   log.info({ ...addresses(controller), manifests }, 'wasm-control listening');
   onSigterm('closing streams', () => controller.close());
@@ -149,14 +163,18 @@ function seconds(flag: string, value: string): number {
   return Number(value);
 }
 
+/** The xDS mTLS files: all three or none. */
+function tlsFiles(given: Record<keyof typeof XDS_TLS_FLAGS, string | undefined>): XdsTlsFiles | undefined {
+  const missing = (Object.keys(XDS_TLS_FLAGS) as (keyof typeof XDS_TLS_FLAGS)[]).filter((k) => !given[k]);
+  if (missing.length === 3) return undefined;
+  if (missing.length > 0) throw new Error(`${missing.map((k) => XDS_TLS_FLAGS[k]).join(' and ')} missing: mTLS for xDS needs the certificate, its key and the client CA`);
+  return given as XdsTlsFiles;
+}
+
 /** A flag's value as a whole number (0 or more); a clear error otherwise. */
 function count(flag: string, value: string): number {
   if (!/^\d+$/.test(value)) throw new Error(`${flag} ${value}: give a whole number, e.g. 16`);
   return Number(value);
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 main().catch((err) => {

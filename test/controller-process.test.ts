@@ -109,6 +109,12 @@ describe('controller process (file mode)', function () {
     [['--source', 'kubernetes', '--kube-api-burst', 'x'], '--kube-api-burst x: give a whole number, e.g. 16'],
     [['--source', 'files', '--rescan-interval', 'x'], '--rescan-interval x: give seconds, e.g. 10'],
     [['--source', 'nowhere'], '--source nowhere: use files or kubernetes'],
+    [['--source', 'files', '--unlisted-hosts', 'maybe'], '--unlisted-hosts maybe: use allow or deny'],
+    [['--source', 'files', '--xds-tls-cert', '/tls.crt'], '--xds-tls-key and --xds-tls-client-ca missing: mTLS for xDS needs the certificate, its key and the client CA'],
+    [
+      ['--source', 'files', '--xds-address', '0.0.0.0:0'],
+      '--xds-address 0.0.0.0:0 is reachable from other machines, and xDS without TLS would give every route and endpoint to whoever connects: give --xds-tls-cert, --xds-tls-key, --xds-tls-client-ca (the ControlPlane mounts them), or listen on 127.0.0.1',
+    ],
   ];
   for (const [args, message] of badFlags) {
     it(`exits 1 before listening on ${args.slice(2).join(' ') || args.join(' ')}, with one line: ${message}`, () => {

@@ -15,6 +15,26 @@ describe('envoyBootstrap', () => {
     });
   }
 
+  it('over mTLS, gives the xDS cluster an UpstreamTlsContext that encodes through the Envoy protos: Envoy\'s certificate, the CA and the controller\'s name checked', () => {
+    const tls = { certFile: '/etc/envoy/xds-tls/tls.crt', keyFile: '/etc/envoy/xds-tls/tls.key', caFile: '/etc/envoy/xds-tls/ca.crt' };
+    const json = envoyBootstrap({ xdsHost: 'wasm-control-controller.cosmonic-system.svc', xdsPort: 18000, tls });
+    const decoded = decodeToJson(Bootstrap(), encodeJson(Bootstrap(), json)) as any;
+    assert.deepEqual(decoded, JSON.parse(JSON.stringify(json)));
+    const socket = decoded.static_resources.clusters[0].transport_socket;
+    assert.equal(socket.typed_config['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext');
+    assert.equal(socket.typed_config.sni, 'wasm-control-controller.cosmonic-system.svc');
+    const context = socket.typed_config.common_tls_context;
+    assert.deepEqual(context.tls_certificates, [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }]);
+    assert.deepEqual(context.validation_context, {
+      trusted_ca: { filename: tls.caFile },
+      match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'wasm-control-controller.cosmonic-system.svc' } }],
+    });
+    assert.deepEqual(context.alpn_protocols, ['h2']);
+    const named = envoyBootstrap({ xdsHost: '10.0.0.1', xdsPort: 18000, tls: { ...tls, serverName: 'ctl.example' } }) as any;
+    assert.equal(named.static_resources.clusters[0].transport_socket.typed_config.sni, 'ctl.example');
+    assert.equal((envoyBootstrap({ xdsHost: 'x', xdsPort: 1 }) as any).static_resources.clusters[0].transport_socket, undefined, 'plaintext without tls');
+  });
+
   it('points ADS, LDS and CDS at the controller over HTTP/2 with the v3 transport', () => {
     const b = envoyBootstrap({ xdsHost: 'ctl.ns.svc', xdsPort: 18000 }) as any;
     assert.equal(b.dynamic_resources.ads_config.api_type, 'GRPC', 'state of the world by default, as the CLI and the ControlPlane');
@@ -69,6 +89,17 @@ describe('npm run envoy-bootstrap (the CLI)', () => {
       assert.match(result.stdout, /"address": "10\.1\.2\.3"/);
       assert.match(result.stdout, /"port_value": 18443/);
     }
+  });
+
+  it('prints the mTLS context when given the three files, and refuses a partial set naming what is missing', () => {
+    const result = run('--xds-address', 'ctl.ns.svc:18000', '--tls-cert', '/c.crt', '--tls-key', '/c.key', '--tls-ca', '/ca.crt', '--tls-server-name', 'ctl.example');
+    assert.equal(result.status, 0, result.stderr);
+    const socket = JSON.parse(result.stdout).static_resources.clusters[0].transport_socket;
+    assert.equal(socket.typed_config.common_tls_context.validation_context.trusted_ca.filename, '/ca.crt');
+    assert.equal(socket.typed_config.sni, 'ctl.example');
+    const partial = run('--tls-cert', '/c.crt');
+    assert.equal(partial.status, 2);
+    assert.match(partial.stderr, /--tls-key and --tls-ca missing: mTLS needs Envoy's certificate, its key and the controller's CA/);
   });
 
   it('refuses an address without a port and an unknown ADS flavour, naming them', () => {

@@ -7,7 +7,7 @@
  * endpoints on 127.0.0.1:9902, until Ctrl-C, which destroys the stack and stops everything.
  * Nothing runs in the pods (kwok), so there is no HTTP to curl: the routes are the product.
  */
-import { e2eStackSettings, startController } from './support/e2e-stack';
+import { e2eStackSettings, e2eXdsCertificates, startController } from './support/e2e-stack';
 import { ProgramStack } from './support/pulumi-program';
 import { RealCluster } from './support/real-cluster';
 
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   };
   try {
     console.log(`cluster up; kubectl --kubeconfig ${cluster.adminKubeconfig} get pods -A`);
-    stack = await ProgramStack.create('local', e2eStackSettings(cluster.adminKubeconfig), { echo: true });
+    stack = await ProgramStack.create('local', e2eStackSettings(cluster.adminKubeconfig, await e2eXdsCertificates(cluster.dir)), { echo: true });
     const { outputs } = await stack.up();
     const controller = await startController(cluster, { xds: '127.0.0.1:18000', admin: '127.0.0.1:9902' });
     console.log(`\noutputs: ${JSON.stringify(Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? '[secret]' : v.value])), null, 2)}`);

@@ -1,6 +1,7 @@
 /**
- * `npm run --silent envoy-bootstrap -- [--xds-address host:port] [--api-type GRPC|DELTA_GRPC] [--admin-port N]`:
- * prints an Envoy bootstrap (JSON) that points Envoy at this controller over ADS.
+ * `npm run --silent envoy-bootstrap -- [--xds-address host:port] [--api-type GRPC|DELTA_GRPC] [--admin-port N]
+ * [--tls-cert F --tls-key F --tls-ca F [--tls-server-name N]]`:
+ * prints an Envoy bootstrap (JSON) that points Envoy at this controller over ADS, over mTLS when given the files.
  * Save it and run `envoy -c bootstrap.json`.
  */
 import { parseArgs } from 'node:util';
@@ -8,10 +9,15 @@ import { splitHostPort } from '../address';
 import { DEFAULT_ADS_API_TYPE, envoyBootstrap } from '../envoy/bootstrap';
 
 const USAGE = `usage: envoy-bootstrap [--xds-address host:port] [--api-type GRPC|DELTA_GRPC] [--admin-port N]
+                       [--tls-cert file --tls-key file --tls-ca file [--tls-server-name name]]
   prints an Envoy bootstrap (JSON) pointing Envoy at the controller over ADS
-  --xds-address  the controller's ADS address (env XDS_ADDRESS; default 127.0.0.1:18000)
-  --api-type     GRPC (state of the world, default) or DELTA_GRPC (incremental)
-  --admin-port   Envoy's admin port (default 9901)`;
+  --xds-address      the controller's ADS address (env XDS_ADDRESS; default 127.0.0.1:18000)
+  --api-type         GRPC (state of the world, default) or DELTA_GRPC (incremental)
+  --admin-port       Envoy's admin port (default 9901)
+  --tls-cert         mTLS: Envoy's client certificate (PEM), as Envoy will read it
+  --tls-key          its private key
+  --tls-ca           the CA the controller's certificate chains to
+  --tls-server-name  the DNS name the controller's certificate must carry (default: the --xds-address host)`;
 
 function main(): void {
   const { values } = parseArgs({
@@ -19,6 +25,10 @@ function main(): void {
       'xds-address': { type: 'string', default: process.env.XDS_ADDRESS ?? '127.0.0.1:18000' },
       'api-type': { type: 'string', default: DEFAULT_ADS_API_TYPE },
       'admin-port': { type: 'string', default: '9901' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      'tls-server-name': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -31,7 +41,13 @@ function main(): void {
     throw new Error(`--api-type ${apiType} is not an ADS flavour: use GRPC (state of the world) or DELTA_GRPC (incremental)`);
   }
   const [xdsHost, xdsPort] = splitHostPort(values['xds-address']!);
-  const bootstrap = envoyBootstrap({ xdsHost, xdsPort, adminPort: Number(values['admin-port']), apiType });
+  const tlsFlags = ['tls-cert', 'tls-key', 'tls-ca'] as const;
+  const missing = tlsFlags.filter((f) => values[f] === undefined);
+  if (missing.length > 0 && (missing.length < tlsFlags.length || values['tls-server-name'] !== undefined)) {
+    throw new Error(`${missing.map((f) => `--${f}`).join(' and ')} missing: mTLS needs Envoy's certificate, its key and the controller's CA`);
+  }
+  const tls = missing.length === 0 ? { certFile: values['tls-cert']!, keyFile: values['tls-key']!, caFile: values['tls-ca']!, serverName: values['tls-server-name'] } : undefined;
+  const bootstrap = envoyBootstrap({ xdsHost, xdsPort, adminPort: Number(values['admin-port']), apiType, tls });
   process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
 }
 

@@ -26,6 +26,17 @@ export interface EnvoyBootstrapOptions {
   nodeCluster?: string;
   /** State-of-the-world (`GRPC`, the default) or incremental (`DELTA_GRPC`) ADS. */
   apiType?: 'GRPC' | 'DELTA_GRPC';
+  /** mTLS to the controller: Envoy's client certificate and key, and the CA the controller's certificate must chain to. */
+  tls?: XdsClientTls;
+}
+
+export interface XdsClientTls {
+  /** Files inside Envoy's container (PEM). */
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** The name the controller's certificate must carry (a DNS SAN), sent as SNI. Default: `xdsHost`. */
+  serverName?: string;
 }
 
 /**
@@ -82,10 +93,34 @@ export function envoyBootstrap(opts: EnvoyBootstrapOptions): ProtoJson {
             cluster_name: XDS_CLUSTER_NAME,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(xdsHost, xdsPort) } }] }],
           },
+          ...(opts.tls ? { transport_socket: xdsTransportSocket(opts.tls, opts.tls.serverName ?? xdsHost) } : {}),
         },
       ],
     },
     admin: { address: socketAddress('0.0.0.0', adminPort) },
+  };
+}
+
+/** The xDS cluster's TLS: Envoy's certificate for the controller, and the controller's checked by CA and name. */
+function xdsTransportSocket(tls: XdsClientTls, serverName: string): ProtoJson {
+  for (const [field, file] of [['certFile', tls.certFile], ['keyFile', tls.keyFile], ['caFile', tls.caFile]] as const) {
+    if (!file) throw new Error(`envoyBootstrap: tls.${field} is empty`);
+  }
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: serverName,
+      common_tls_context: {
+        // gRPC needs HTTP/2, which TLS negotiates by ALPN.
+        alpn_protocols: ['h2'],
+        tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: serverName } }],
+        },
+      },
+    },
   };
 }
 

@@ -37,6 +37,8 @@ const PROTO_FILES = [
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  // The bootstrap's xDS cluster over mTLS.
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
 ];
 
 export const TYPE_URL_PREFIX = 'type.googleapis.com/';

@@ -5,6 +5,7 @@
  * main.ts and, with a test API server, by the tests.
  */
 import type { UnlistedHosts } from '../api/host-policy';
+import type { XdsTlsFiles } from '../xds/tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller } from '../controller';
@@ -31,6 +32,8 @@ export interface KubernetesModeOptions {
   holdOffMs?: number;
   /** Whether hosts no HostPolicy names may be claimed from any namespace (default) or from none. */
   unlistedHosts?: UnlistedHosts;
+  /** mTLS for ADS (see ControllerOptions). */
+  xdsTls?: XdsTlsFiles;
 }
 
 export class KubernetesController {
@@ -76,6 +79,7 @@ export class KubernetesController {
       log,
       holdOffMs: options.holdOffMs,
       unlistedHosts: options.unlistedHosts,
+      xdsTls: options.xdsTls,
       onResolved: (objects, output) => this.reconciler.update(objects, output),
     });
   }

@@ -105,11 +105,9 @@ export class AdsServer implements StreamHost {
     });
   }
 
-  /** Binds `host:port` (port 0 picks one); returns the bound port. */
-  listen(address: string): Promise<number> {
-    return new Promise((resolve, reject) =>
-      this.server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
-    );
+  /** Binds `host:port` (port 0 picks one), in plaintext unless given credentials (tls.ts); returns the bound port. */
+  listen(address: string, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    return new Promise((resolve, reject) => this.server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
   }
 
   /** Publishes a new snapshot to every stream (in make-before-break type order). */

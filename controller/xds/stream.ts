@@ -8,6 +8,7 @@ import { TYPE_ORDER } from './snapshot';
 import type { BudgetWaiter, SendBudget } from './send-budget';
 import type { SharedEncodings } from './shared';
 import type { EncodedResource, Snapshot } from './snapshot';
+import { peerIdentity, type PeerIdentity } from './tls';
 
 export interface ClientStatus {
   stream: number;
@@ -16,6 +17,8 @@ export interface ClientStatus {
   /** How the route table's virtual hosts reach the client: in the RouteConfiguration, or one by one over VHDS. */
   routes: 'inline' | 'vhds';
   nodeId: string;
+  /** The peer's address, and its certificate's names over mTLS. */
+  peer: PeerIdentity;
   connectedAt: Date;
   types: Record<string, { acked?: string; sent?: string; lastNack?: { version: string; message: string; at: string } }>;
 }
@@ -32,6 +35,8 @@ export interface XdsServerEvents {
   onPush?(typeUrl: string, bytes: number): void;
   /** A stream opened or closed; `open` is how many are open now. */
   onStreamChange?(open: number): void;
+  /** A stream's first request: who the client says it is (`node.id`) and who its connection says it is. */
+  onClientConnected?(nodeId: string, mode: ClientStatus['mode'], peer: PeerIdentity): void;
   /** A client asked for a type this server does not serve (once per stream and type; the URL is truncated). */
   onUnknownType?(nodeId: string, typeUrl: string): void;
   /** A stream was closed for asking too much, or for reading nothing (`reason` says which, and the limit). */
@@ -102,6 +107,9 @@ export function awaitingAnswer(state: TypeRecord): boolean {
 export abstract class XdsStream<Request extends AdsRequest, State extends TypeRecord> implements BudgetWaiter {
   protected nodeId = '';
   private readonly connectedAt = new Date();
+  private readonly peer: PeerIdentity;
+  /** Whether onClientConnected was called for this stream. */
+  private announced = false;
   protected readonly types = new Map<ResourceTypeUrl, State>();
   /** Responses sent (as far as the protocol goes) but waiting for the server's send budget, in order. */
   private readonly outbox: Buffer[] = [];
@@ -121,11 +129,17 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     private readonly mode: ClientStatus['mode'],
     private readonly call: grpc.ServerDuplexStream<Request, Buffer>,
     protected readonly host: StreamHost,
-  ) {}
+  ) {
+    this.peer = peerIdentity(call);
+  }
 
   handle(request: Request): void {
     if (this.isClosed) return;
     if (request.node?.id) this.nodeId = truncated(request.node.id, MAX_NODE_ID);
+    if (!this.announced) {
+      this.announced = true;
+      this.host.events.onClientConnected?.(this.nodeId, this.mode, this.peer);
+    }
     const typeUrl = request.type_url as ResourceTypeUrl;
     if (TYPE_ORDER.includes(typeUrl)) {
       this.handleType(typeUrl, request);
@@ -305,7 +319,7 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
         lastNack: s.nacked && { version: s.nacked.version, message: s.nacked.message, at: s.nacked.at.toISOString() },
       };
     }
-    return { stream: this.id, mode: this.mode, routes: this.routeDelivery(), nodeId: this.nodeId, connectedAt: this.connectedAt, types };
+    return { stream: this.id, mode: this.mode, routes: this.routeDelivery(), nodeId: this.nodeId, peer: this.peer, connectedAt: this.connectedAt, types };
   }
 
   protected routeDelivery(): ClientStatus['routes'] {

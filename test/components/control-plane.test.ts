@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { ControlPlane, ControlPlaneArgs } from '../../components';
 import { DEFAULT_ADS_API_TYPE } from '../../controller/envoy/bootstrap';
@@ -131,7 +132,7 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.equal(pod.securityContext.runAsNonRoot, true);
       const [c] = pod.containers;
       assert.equal(c.image, IMAGE);
-      assert.deepEqual(c.args, ['--source', 'kubernetes', '--xds-address', '0.0.0.0:18000', '--admin-address', '0.0.0.0:9902', '--debug-address', '127.0.0.1:9903', '--unlisted-hosts', 'allow', '--log-level', 'info']);
+      assert.deepEqual(c.args, ['--source', 'kubernetes', '--xds-address', '0.0.0.0:18000', '--admin-address', '0.0.0.0:9902', '--debug-address', '127.0.0.1:9903', '--unlisted-hosts', 'allow', '--xds-tls-cert', '/etc/wasm-control/xds-tls/tls.crt', '--xds-tls-key', '/etc/wasm-control/xds-tls/tls.key', '--xds-tls-client-ca', '/etc/wasm-control/xds-tls/ca.crt', '--log-level', 'info']);
       assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
       assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'admin' });
       assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'admin' });
@@ -217,6 +218,50 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.match(d.spec.template.metadata.annotations['wasm-control/bootstrap-sha256'], /^[0-9a-f]{64}$/);
     });
 
+    it('issues the xDS CA and certificates with the TLS provider: the controller\'s for its Service names, Envoy\'s for client auth', () => {
+      const { r } = built;
+      const certs = r.filter((x) => x.type === 'tls:index/locallySignedCert:LocallySignedCert');
+      assert.deepEqual(certs.map((c) => c.name).sort(), ['cp-xds-controller', 'cp-xds-envoy']);
+      const uses = Object.fromEntries(certs.map((c) => [c.name, c.inputs.allowedUses]));
+      assert.ok(uses['cp-xds-controller'].includes('server_auth') && !uses['cp-xds-controller'].includes('client_auth'));
+      assert.ok(uses['cp-xds-envoy'].includes('client_auth') && !uses['cp-xds-envoy'].includes('server_auth'));
+      assert.deepEqual(certs.map((c) => [c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours]), [[8760, 720], [8760, 720]]);
+      const request = r.find((x) => x.type === 'tls:index/certRequest:CertRequest' && x.name === 'cp-xds-controller')!;
+      // The name Envoy's bootstrap checks is among them.
+      assert.ok(request.inputs.dnsNames.includes('wasm-control-controller.cosmonic-system.svc.cluster.local'), request.inputs.dnsNames);
+      const ca = r.find((x) => x.type === 'tls:index/selfSignedCert:SelfSignedCert')!;
+      assert.equal(ca.inputs.isCaCertificate, true);
+      assert.ok(ca.inputs.validityPeriodHours > 8760, 'the CA outlives the certificates it renews');
+      assert.deepEqual(r.filter((x) => x.type === 'tls:index/privateKey:PrivateKey').map((k) => k.inputs.algorithm), ['ECDSA', 'ECDSA', 'ECDSA']);
+    });
+
+    it('mounts each side its own Secret (its key a Pulumi secret, the shared CA), and rolls Envoy when its certificate changes', () => {
+      const { r } = built;
+      const secret = (name: string) => objects(r, 'Secret').find((o) => o.inputs.metadata.name === name)!;
+      const controllerSecret = secret('wasm-control-controller-xds-tls');
+      const envoySecret = secret('wasm-control-envoy-xds-tls');
+      for (const [s, who] of [[controllerSecret, 'controller'], [envoySecret, 'envoy']] as const) {
+        assert.equal(s.inputs.type, 'kubernetes.io/tls');
+        assert.deepEqual(Object.keys(s.inputs.stringData).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+        assert.ok(s.secretInputs?.some((p) => p === 'stringData' || p === 'stringData.tls.key'), `${who}'s key stays secret: ${s.secretInputs}`);
+        assert.match(s.inputs.stringData['tls.key'], /PRIVATE KEY/);
+        assert.equal(Buffer.from(s.inputs.stringData['tls.crt'].split('\n')[1], 'base64').toString(), `cp-xds-${who}`);
+        assert.equal(Buffer.from(s.inputs.stringData['ca.crt'].split('\n')[1], 'base64').toString(), 'cp-xds-ca');
+      }
+      const controllerPod = object(r, 'Deployment', 'wasm-control-controller').spec.template.spec;
+      assert.deepEqual(controllerPod.volumes.find((v: any) => v.name === 'xds-tls'), { name: 'xds-tls', secret: { secretName: 'wasm-control-controller-xds-tls' } });
+      assert.deepEqual(controllerPod.containers[0].volumeMounts.find((m: any) => m.name === 'xds-tls'), { name: 'xds-tls', mountPath: '/etc/wasm-control/xds-tls', readOnly: true });
+      const envoy = object(r, 'Deployment', 'wasm-control-envoy').spec.template;
+      assert.deepEqual(envoy.spec.volumes.find((v: any) => v.name === 'xds-tls'), { name: 'xds-tls', secret: { secretName: 'wasm-control-envoy-xds-tls' } });
+      assert.deepEqual(envoy.spec.containers[0].volumeMounts.find((m: any) => m.name === 'xds-tls'), { name: 'xds-tls', mountPath: '/etc/envoy-xds-tls', readOnly: true });
+      const expected = createHash('sha256').update(envoySecret.inputs.stringData['tls.crt']).digest('hex');
+      assert.equal(envoy.metadata.annotations['wasm-control/xds-client-cert-sha256'], expected);
+      const bootstrap = JSON.parse(object(r, 'ConfigMap', 'wasm-control-envoy-bootstrap').data['bootstrap.json']);
+      const context = bootstrap.static_resources.clusters[0].transport_socket.typed_config.common_tls_context;
+      assert.deepEqual(context.tls_certificates[0], { certificate_chain: { filename: '/etc/envoy-xds-tls/tls.crt' }, private_key: { filename: '/etc/envoy-xds-tls/tls.key' } });
+      assert.equal(context.validation_context.trusted_ca.filename, '/etc/envoy-xds-tls/ca.crt');
+    });
+
     it('puts Envoy behind the ClusterIP Service "ingress", port 80 to 8080', async () => {
       const svc = object(built.r, 'Service', 'ingress');
       assert.equal(svc.spec.type, 'ClusterIP');
@@ -232,6 +277,23 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.deepEqual(await valueOf(cp.edgeEntryPoints), ['http://<node address>:30080', 'https://<node address>:30443']);
       assert.deepEqual(await valueOf(cp.hostUrls), []);
       assert.equal(await valueOf(cp.persesUrl), 'http://perses.localhost.cosmonic.sh/');
+    });
+  });
+
+  describe('xDS certificates from your own PKI', () => {
+    const certificates = { ca: 'CA PEM', controllerCert: 'CONTROLLER PEM', controllerKey: 'CONTROLLER KEY', envoyCert: 'ENVOY PEM', envoyKey: 'ENVOY KEY' };
+
+    it('puts the given PEM values in the Secrets, keys as secrets, and issues nothing', async () => {
+      const { r } = await controlPlane({ xdsTls: { certificates } });
+      assert.equal(r.filter((x) => x.type.startsWith('tls:')).length, 0);
+      const envoy = objects(r, 'Secret').find((o) => o.inputs.metadata.name === 'wasm-control-envoy-xds-tls')!;
+      assert.deepEqual(envoy.inputs.stringData, { 'tls.crt': 'ENVOY PEM', 'tls.key': 'ENVOY KEY', 'ca.crt': 'CA PEM' });
+      assert.ok(envoy.secretInputs?.length, 'the key stays secret');
+    });
+
+    it('refuses a partial set and renewal windows as long as the validity, naming the argument', async () => {
+      await assert.rejects(controlPlane({ xdsTls: { certificates: { ...certificates, envoyKey: '' } } }), /ControlPlane argument `xdsTls.certificates` lacks envoyKey: give all five PEM values, or none/);
+      await assert.rejects(controlPlane({ xdsTls: { validityHours: 24, earlyRenewalHours: 24 } }), /`xdsTls.earlyRenewalHours` \(24\) must be less than `validityHours` \(24\)/);
     });
   });
 

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { ControllerImage, ControllerImageArgs } from '../../components';
 import { registryAddress } from '../../components/controller-image';
 import { packageRoot } from '../../controller/package-root';
-import { one, ofType, refusal, revealed, underMocks } from '../program/mocks';
+import { one, ofType, refusal, underMocks } from '../program/mocks';
 import { valueOf } from './harness';
 
 function image(args: ControllerImageArgs) {
@@ -27,13 +27,13 @@ describe('ControllerImage (Pulumi mocks)', function () {
     assert.equal(one(r, 'aws:ecr/repository:Repository', 'img-repository').inputs.imageScanningConfiguration.scanOnPush, true);
     const rule = JSON.parse(one(r, 'aws:ecr/lifecyclePolicy:LifecyclePolicy', 'img-lifecycle').inputs.policy).rules[0];
     assert.deepEqual([rule.selection.countType, rule.selection.countNumber, rule.action.type], ['imageCountMoreThan', 5, 'expire']);
-    const build = one(r, 'docker-build:index:Image', 'img-image').inputs;
+    const built = one(r, 'docker-build:index:Image', 'img-image');
+    const build = built.inputs;
     assert.equal(build.push, true);
     assert.deepEqual(build.tags, ['123456789012.dkr.ecr.eu-west-1.amazonaws.com/wc:latest']);
     assert.deepEqual(build.platforms, ['linux/amd64']);
-    const registries = revealed(build.registries);
-    assert.equal(registries.secret, true, 'the registry token stays secret');
-    assert.deepEqual(registries.value, [{ address: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', username: 'AWS', password: 'ecr-token' }]);
+    assert.ok(built.secretInputs?.includes('registries'), 'the registry token stays secret');
+    assert.deepEqual(build.registries, [{ address: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', username: 'AWS', password: 'ecr-token' }]);
     // The Dockerfile the build names is the one test/image.test.ts checks, reached from the program's folder.
     assert.ok(!path.isAbsolute(build.context.location), 'a relative context keeps state equal across machines');
     assert.equal(fs.realpathSync(path.resolve(build.dockerfile.location)), path.join(packageRoot(), 'controller', 'Dockerfile'));
@@ -43,11 +43,10 @@ describe('ControllerImage (Pulumi mocks)', function () {
   it('pushes to a given registry with secret credentials, and creates no ECR repository', async () => {
     const { registered: r, result } = await image({ registry: { repository: 'ghcr.io/acme/wasm-control', username: 'bot', password: 'token' }, tag: 'pr-7' });
     assert.equal(ofType(r, 'aws:ecr/repository:Repository').length, 0);
-    const build = one(r, 'docker-build:index:Image', 'img-image').inputs;
-    assert.deepEqual(build.tags, ['ghcr.io/acme/wasm-control:pr-7']);
-    const registries = revealed(build.registries);
-    assert.equal(registries.secret, true, 'the password stays secret');
-    assert.deepEqual(registries.value, [{ address: 'ghcr.io', username: 'bot', password: 'token' }]);
+    const built = one(r, 'docker-build:index:Image', 'img-image');
+    assert.deepEqual(built.inputs.tags, ['ghcr.io/acme/wasm-control:pr-7']);
+    assert.ok(built.secretInputs?.includes('registries'), 'the password stays secret');
+    assert.deepEqual(built.inputs.registries, [{ address: 'ghcr.io', username: 'bot', password: 'token' }]);
     assert.equal(await valueOf(result.repositoryUrl), 'ghcr.io/acme/wasm-control');
     assert.equal(await pulumi.isSecret(result.imageRef), false, 'the image reference stays readable in the stack outputs');
   });

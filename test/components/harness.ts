@@ -5,11 +5,15 @@
  * nothing is left running into the next test or test file.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { tlsProviderOutputs } from '../support/tls-mocks';
 
 export interface Registered {
   type: string;
   name: string;
+  /** As registered, with secret values revealed (see `secretInputs`). */
   inputs: Record<string, any>;
+  /** Paths (`stringData.tls.key`) of the inputs that were Pulumi secrets. */
+  secretInputs?: string[];
   custom: boolean;
   /** Set when the resource was read (`.get`) rather than created. */
   id?: string;
@@ -22,8 +26,9 @@ export async function build(construct: () => void): Promise<Registered[]> {
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, id: args.id || undefined });
-        return { id: args.id || `${args.name}-id`, state: args.inputs };
+        const secretInputs: string[] = [];
+        registered.push({ type: args.type, name: args.name, inputs: revealed(args.inputs, secretInputs), secretInputs, custom: args.custom ?? true, id: args.id || undefined });
+        return { id: args.id || `${args.name}-id`, state: { ...args.inputs, ...tlsProviderOutputs(args.type, args.name) } };
       },
       call: (args) => args.inputs,
     },
@@ -34,6 +39,20 @@ export async function build(construct: () => void): Promise<Registered[]> {
   construct();
   await pulumi.runtime.disconnect();
   return registered;
+}
+
+/** The signature the Pulumi SDK marks a secret value with when it hands inputs to mocks. */
+const SECRET_SIGNATURE = ['4dabf18193072939515e22adb298388d', '1b47061264138c4ac30d75fd1eb44270'] as const;
+
+/** `value` with secrets replaced by what they hold; their paths go to `secrets`. */
+export function revealed(value: any, secrets: string[], at = ''): any {
+  if (Array.isArray(value)) return value.map((v, i) => revealed(v, secrets, `${at}[${i}]`));
+  if (value === null || typeof value !== 'object') return value;
+  if (value[SECRET_SIGNATURE[0]] === SECRET_SIGNATURE[1]) {
+    secrets.push(at);
+    return revealed(value.value, secrets, at);
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealed(v, secrets, at ? `${at}.${k}` : k)]));
 }
 
 /** The value of an output, once the mocks have resolved it. */

@@ -46,7 +46,7 @@ describe('wasm-control component schema (other languages)', function () {
 
   it('takes the documented inputs, controller required, each with a description', () => {
     const cp = schema.resources['wasm-control:index:ControlPlane'];
-    assert.deepEqual(Object.keys(cp.inputProperties).sort(), ['controller', 'createNamespace', 'envoy', 'hostPolicy', 'ingress', 'namespace', 'perses', 'runtime']);
+    assert.deepEqual(Object.keys(cp.inputProperties).sort(), ['controller', 'createNamespace', 'envoy', 'hostPolicy', 'ingress', 'namespace', 'perses', 'runtime', 'xdsTls']);
     assert.deepEqual(cp.requiredInputs, ['controller']);
     for (const [typeName, type] of Object.entries<any>(schema.types)) {
       for (const [prop, def] of Object.entries<any>(type.properties ?? {})) assert.ok(def.description, `${typeName}.${prop} has TSDoc`);

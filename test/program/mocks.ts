@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import YAML from 'yaml';
 import { packageRoot } from '../../controller/package-root';
-import { PROJECT, Registered } from '../components/harness';
+import { PROJECT, Registered, revealed } from '../components/harness';
+import { tlsProviderOutputs } from '../support/tls-mocks';
 
 export const REGION = 'eu-west-1';
 export const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
@@ -49,7 +50,7 @@ function computed(type: string, name: string, inputs: Record<string, any>): Reco
     case 'docker-build:index:Image':
       return { ref: `${inputs.tags[0]}@sha256:${'ab'.repeat(32)}`, digest: `sha256:${'ab'.repeat(32)}` };
     default:
-      return {};
+      return tlsProviderOutputs(type, name);
   }
 }
 
@@ -66,7 +67,8 @@ export async function underMocks<T>(options: MockOptions, construct: () => T | P
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true, id: args.id || undefined, provider: args.provider });
+        const secretInputs: string[] = [];
+        registered.push({ type: args.type, name: args.name, inputs: revealed(args.inputs, secretInputs), secretInputs, custom: args.custom ?? true, id: args.id || undefined, provider: args.provider });
         return { id: args.id || `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
       },
       call: (args) => {
@@ -131,14 +133,6 @@ export function stackConfig(stack: string): Record<string, string> {
   }
   Object.assign(values, stackFile.config);
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-}
-
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-
-/** A secret input as the mocks record it: the value, and whether it was secret. */
-export function revealed<T>(input: T | { value: T }): { secret: boolean; value: T } {
-  const secret = input !== null && typeof input === 'object' && SECRET_SIG in (input as object);
-  return { secret, value: secret ? (input as { value: T }).value : (input as T) };
 }
 
 /** The registered resources of one type. */

@@ -65,7 +65,7 @@ describe('the Pulumi program under mocks, per stack', function () {
   it('has the three stack files, each setting only declared or documented keys', () => {
     assert.deepEqual([...STACKS].sort(), ['dev', 'prod', 'staging']);
     const project = YAML.parse(fs.readFileSync(path.join(packageRoot(), 'Pulumi.yaml'), 'utf8'));
-    const structured = ['kubeconfigPath', 'kubeconfigContext', 'eks', 'istio', 'envoyService', 'controllerImage', 'imageRepository', 'image', 'perses', 'hostGroups', 'workloads', 'charts'];
+    const structured = ['kubeconfigPath', 'kubeconfigContext', 'eks', 'istio', 'envoyService', 'controllerImage', 'imageRepository', 'image', 'perses', 'hostGroups', 'workloads', 'charts', 'hostPolicy', 'xdsTls'];
     for (const stack of STACKS) {
       for (const key of Object.keys(stackConfig(stack))) {
         const [namespace, name] = key.split(':');

@@ -15,7 +15,21 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ControllerProcess } from '../support/controller-process';
-import { CONTROL_PLANE_NAMESPACE as NAMESPACE, e2eStackSettings, e2eWorkloads, ENVOY_NODE_PORT as NODE_PORT, standInChart, startController } from '../support/e2e-stack';
+import type { XdsCertificatesArgs } from '../../components/args';
+import { TypeUrl } from '../../controller/envoy/protos';
+import { ROUTE_CONFIG_NAME } from '../../controller/envoy/translate';
+import { AdsClient } from '../support/ads-client';
+import {
+  CONTROL_PLANE_NAMESPACE as NAMESPACE,
+  CONTROLLER_XDS_NAME,
+  e2eStackSettings,
+  e2eWorkloads,
+  e2eXdsCertificates,
+  ENVOY_NODE_PORT as NODE_PORT,
+  envoyXdsCredentials,
+  standInChart,
+  startController,
+} from '../support/e2e-stack';
 import { eventually } from '../support/eventually';
 import { ProgramStack } from '../support/pulumi-program';
 import { RealCluster } from '../support/real-cluster';
@@ -34,7 +48,8 @@ describe('real Pulumi engine: the program against the real test cluster', functi
 
   // The stack names this file; a test swaps the credentials in it, as CI runs the same program as another identity.
   let stackKubeconfig: string;
-  const directConfig = (helloPath = '/'): Obj => e2eStackSettings(stackKubeconfig, helloPath);
+  let xdsCertificates: XdsCertificatesArgs;
+  const directConfig = (helloPath = '/'): Obj => e2eStackSettings(stackKubeconfig, xdsCertificates, helloPath);
 
   async function newStack(name: string, config: Obj): Promise<ProgramStack> {
     const created = await ProgramStack.create(name, config);
@@ -52,6 +67,7 @@ describe('real Pulumi engine: the program against the real test cluster', functi
     cluster = await RealCluster.start({ nodes: 2 });
     stackKubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wasm-control-stack-')), 'kubeconfig');
     fs.copyFileSync(cluster.adminKubeconfig, stackKubeconfig);
+    xdsCertificates = await e2eXdsCertificates(path.dirname(stackKubeconfig));
     stack = await newStack('e2e', directConfig());
   });
 
@@ -108,6 +124,27 @@ describe('real Pulumi engine: the program against the real test cluster', functi
       10_000,
       'both routes served',
     );
+  });
+
+  it('serves xDS over the mTLS the program set up: Envoy\'s Secret gets the route table, checked for the name Envoy\'s bootstrap checks; plaintext is refused', async () => {
+    const port = Number(controller!.xds.split(':').pop());
+    const envoy = new AdsClient(port, { credentials: await envoyXdsCredentials(cluster), serverName: CONTROLLER_XDS_NAME });
+    const plaintext = new AdsClient(port);
+    try {
+      const stream = envoy.sotw();
+      stream.send({ type_url: TypeUrl.RouteConfiguration, resource_names: [ROUTE_CONFIG_NAME], node: { id: 'e2e-envoy' } });
+      const response = await stream.next();
+      assert.deepEqual(response.resources.map((r) => r.name), [ROUTE_CONFIG_NAME]);
+      const refused = plaintext.sotw();
+      refused.send({ type_url: TypeUrl.RouteConfiguration, resource_names: [ROUTE_CONFIG_NAME], node: { id: 'intruder' } });
+      await assert.rejects(refused.next(), /UNAVAILABLE|no response/);
+      const bootstrap = JSON.parse((await getJson('configmap', 'wasm-control-envoy-bootstrap', '-n', NAMESPACE)).data['bootstrap.json']);
+      assert.equal(bootstrap.static_resources.clusters[0].transport_socket.typed_config.sni, CONTROLLER_XDS_NAME);
+      assert.ok(controller!.logs.lines.some((l) => l.msg === 'xDS client connected' && l.node === 'e2e-envoy' && /CN=wasm-control-envoy/.test(String(l.certificate))));
+    } finally {
+      envoy.close();
+      plaintext.close();
+    }
   });
 
   it('a changed path in the stack file: preview --diff shows only that HTTPTrigger changing, up applies it, the controller serves it', async () => {

@@ -244,16 +244,21 @@ export interface AdsClientOptions {
   flowControlWindow?: number;
   /** Largest response accepted (grpc-js's default is 4 MiB; Envoy has no such default). */
   maxReceiveMessageLength?: number;
+  /** TLS (e.g. grpc.credentials.createSsl with a client certificate); default plaintext. */
+  credentials?: grpc.ChannelCredentials;
+  /** The name the server certificate is checked against over TLS (default: the address, 127.0.0.1). */
+  serverName?: string;
 }
 
 export class AdsClient {
   readonly client: grpc.Client;
 
   constructor(port: number, options: AdsClientOptions = {}) {
-    this.client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    this.client = new grpc.Client(`127.0.0.1:${port}`, options.credentials ?? grpc.credentials.createInsecure(), {
       ...(options.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
       ...(options.flowControlWindow ? { 'grpc-node.flow_control_window': options.flowControlWindow } : {}),
       ...(options.maxReceiveMessageLength ? { 'grpc.max_receive_message_length': options.maxReceiveMessageLength } : {}),
+      ...(options.serverName ? { 'grpc.ssl_target_name_override': options.serverName, 'grpc.default_authority': options.serverName } : {}),
     });
   }
 

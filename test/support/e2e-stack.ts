@@ -4,9 +4,14 @@
  * (test/local-up.ts): its stack settings, and the controller run as a process
  * against that cluster as the ServiceAccount the program creates.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { XdsCertificatesArgs } from '../../components/args';
+import { XDS_TLS_SECRETS, controllerDnsNames } from '../../components/xds-tls';
 import { packageRoot } from '../../controller/package-root';
 import { podEnvironment, spawnController, type ControllerProcess } from './controller-process';
+import { TestCa } from './pki';
 import { CONTROLLER_ACCOUNT, type RealCluster } from './real-cluster';
 
 export const CHARTS = path.join(packageRoot(), 'test/charts');
@@ -45,7 +50,7 @@ export function e2eWorkloads(helloPath = '/'): Settings[] {
  * The test stack: the cluster's admin kubeconfig, Envoy exposed directly on node port 30950, one
  * controller and one Envoy, the runtime from the stand-in chart, one host group, both workloads.
  */
-export function e2eStackSettings(kubeconfigPath: string, helloPath = '/'): Settings {
+export function e2eStackSettings(kubeconfigPath: string, xdsCertificates: XdsCertificatesArgs, helloPath = '/'): Settings {
   return {
     'pulumi:disable-default-providers': ['kubernetes'],
     'wasm-control:clusterKind': 'existing',
@@ -58,14 +63,54 @@ export function e2eStackSettings(kubeconfigPath: string, helloPath = '/'): Setti
     'wasm-control:charts': { runtime: standInChart('runtime-operator') },
     'wasm-control:hostGroups': [{ name: 'blobs' }],
     'wasm-control:workloads': e2eWorkloads(helloPath),
+    // The Pulumi TLS provider cannot be built here (its Go module is not served), so the stack brings its own.
+    'wasm-control:xdsTls': { certificates: xdsCertificates },
   };
 }
 
+/** The xDS CA and the controller's and Envoy's certificates, as a user's own PKI would give them (`xdsTls.certificates`). */
+export async function e2eXdsCertificates(dir: string): Promise<XdsCertificatesArgs> {
+  const ca = await TestCa.create(dir, 'xds-ca', '/CN=wasm-control e2e xDS CA');
+  const sans = controllerDnsNames(CONTROL_PLANE_NAMESPACE).map((n) => `DNS:${n}`).join(',');
+  const [controller, envoy] = await Promise.all([
+    ca.issue('xds-controller', '/CN=wasm-control-controller', `subjectAltName=${sans}`, 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
+    ca.issue('xds-envoy', '/CN=wasm-control-envoy', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
+  ]);
+  const read = (file: string) => fs.readFileSync(file, 'utf8');
+  return { ca: read(ca.cert), controllerCert: read(controller.cert), controllerKey: read(controller.key), envoyCert: read(envoy.cert), envoyKey: read(envoy.key) };
+}
+
+/** A `kubernetes.io/tls` Secret's three files, as a pod's volume holds them, written under `dir`. */
+async function secretFiles(cluster: RealCluster, name: string, dir: string): Promise<{ cert: string; key: string; ca: string }> {
+  const secret = JSON.parse(await cluster.kubectlOk(['get', 'secret', name, '-n', CONTROL_PLANE_NAMESPACE, '-o', 'json']));
+  fs.mkdirSync(dir, { recursive: true });
+  const file = (key: string) => {
+    const at = path.join(dir, key);
+    fs.writeFileSync(at, Buffer.from(secret.data[key], 'base64'), { mode: 0o600 });
+    return at;
+  };
+  return { cert: file('tls.crt'), key: file('tls.key'), ca: file('ca.crt') };
+}
+
+/** What Envoy's pod mounts, as gRPC credentials: an xDS client the controller accepts as Envoy. */
+export async function envoyXdsCredentials(cluster: RealCluster): Promise<grpc.ChannelCredentials> {
+  const files = await secretFiles(cluster, XDS_TLS_SECRETS.envoy, path.join(cluster.dir, 'envoy-xds-tls'));
+  return grpc.credentials.createSsl(fs.readFileSync(files.ca), fs.readFileSync(files.key), fs.readFileSync(files.cert));
+}
+
+/** The name Envoy's bootstrap checks the controller's certificate for (its Service's cluster DNS name). */
+export const CONTROLLER_XDS_NAME = controllerDnsNames(CONTROL_PLANE_NAMESPACE).at(-1)!;
+
 /**
  * The controller (`--source kubernetes`) as the ServiceAccount the ControlPlane created, with a
- * token from the TokenRequest API, as in its pod; resolves once it serves.
+ * token from the TokenRequest API, and the xDS certificate of the Secret the ControlPlane made,
+ * as in its pod; resolves once it serves.
  */
 export async function startController(cluster: RealCluster, addresses = { xds: '127.0.0.1:0', admin: '127.0.0.1:0' }): Promise<ControllerProcess> {
   const kubeconfig = await cluster.serviceAccountKubeconfig(CONTROL_PLANE_NAMESPACE, CONTROLLER_ACCOUNT);
-  return spawnController(['--source', 'kubernetes', '--xds-address', addresses.xds, '--admin-address', addresses.admin], podEnvironment(kubeconfig, 'local', CONTROL_PLANE_NAMESPACE));
+  const tls = await secretFiles(cluster, XDS_TLS_SECRETS.controller, path.join(cluster.dir, 'controller-xds-tls'));
+  return spawnController(
+    ['--source', 'kubernetes', '--xds-address', addresses.xds, '--admin-address', addresses.admin, '--xds-tls-cert', tls.cert, '--xds-tls-key', tls.key, '--xds-tls-client-ca', tls.ca],
+    podEnvironment(kubeconfig, 'local', CONTROL_PLANE_NAMESPACE),
+  );
 }

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { SharedConnectionsKubeConfig } from '../../controller/sources/kube-config';
 import { packageRoot } from '../../controller/package-root';
+import { TestCa } from './pki';
 
 const run = promisify(execFile);
 const BUILD_SCRIPT = path.join(packageRoot(), 'test/cluster/build.sh');
@@ -139,14 +140,11 @@ export class RealCluster {
     const pki = path.join(dir, 'pki');
     fs.mkdirSync(pki);
     const file = (name: string) => path.join(pki, name);
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
-    await run('openssl', ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-subj', '/CN=wasm-control-test-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-    const leaf = (name: string, subject: string, ...ext: string[]) =>
-      run('openssl', ['req', '-x509', ...ec, '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-keyout', file(`${name}.key`), '-out', file(`${name}.crt`), '-subj', subject, ...ext.flatMap((e) => ['-addext', e])]);
+    const ca = await TestCa.create(pki);
     await Promise.all([
-      leaf('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
+      ca.issue('apiserver', '/CN=kube-apiserver', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
       // system:masters: the admin used to set up the cluster and fixtures; never the controller's credentials.
-      leaf('admin', '/O=system:masters/CN=wasm-control-test-admin', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
+      ca.issue('admin', '/O=system:masters/CN=wasm-control-test-admin', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
       run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file('service-accounts.key')]),
     ]);
     await run('openssl', ['pkey', '-in', file('service-accounts.key'), '-pubout', '-out', file('service-accounts.pub')]);

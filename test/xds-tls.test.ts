@@ -1,0 +1,169 @@
+/**
+ * xDS over mutual TLS: only a client with a certificate from the client CA gets
+ * the routes; renewed files are picked up without dropping open streams; and
+ * without certificates the server listens on loopback only.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { Controller } from '../controller/controller';
+import { TypeUrl } from '../controller/envoy/protos';
+import { ROUTE_CONFIG_NAME } from '../controller/envoy/translate';
+import { emptyManifestObjects } from '../controller/sources/manifests';
+import type { Source, SourceObjects } from '../controller/sources/source';
+import type { XdsTlsFiles } from '../controller/xds/tls';
+import { AdsClient, sotwAck } from './support/ads-client';
+import { eventually } from './support/eventually';
+import { trigger } from './support/fixtures';
+import { TestCa, type IssuedFiles } from './support/pki';
+
+/** Triggers that can be replaced, telling the controller. */
+class SettableSource implements Source {
+  private onChange = () => {};
+  constructor(private triggers: unknown[]) {}
+  async start(onChange: () => void): Promise<void> {
+    this.onChange = onChange;
+  }
+  read(): SourceObjects {
+    return { ...emptyManifestObjects(), triggers: this.triggers };
+  }
+  set(triggers: unknown[]): void {
+    this.triggers = triggers;
+    this.onChange();
+  }
+  async close(): Promise<void> {}
+}
+
+interface Pki {
+  ca: TestCa;
+  server: IssuedFiles;
+  envoy: IssuedFiles;
+}
+
+async function pki(dir: string, name: string): Promise<Pki> {
+  const ca = await TestCa.create(dir, `${name}-ca`, `/CN=${name} xDS CA`);
+  const [server, envoy] = await Promise.all([
+    ca.issue(`${name}-server`, '/CN=wasm-control-controller', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
+    ca.issue(`${name}-envoy`, '/CN=wasm-control-envoy', 'subjectAltName=URI:spiffe://wasm-control/envoy', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
+  ]);
+  return { ca, server, envoy };
+}
+
+const credentials = (serverCa: TestCa, client?: IssuedFiles) =>
+  client ? grpc.credentials.createSsl(fs.readFileSync(serverCa.cert), fs.readFileSync(client.key), fs.readFileSync(client.cert)) : grpc.credentials.createSsl(fs.readFileSync(serverCa.cert));
+
+describe('xDS over mutual TLS', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let first: Pki;
+  let other: Pki;
+  let tls: XdsTlsFiles;
+  let source: SettableSource;
+  let controller: Controller;
+  const logs: Record<string, unknown>[] = [];
+  const clients: AdsClient[] = [];
+
+  /** The names of the listeners a client is sent, or the error its stream fails with. */
+  async function listeners(client: AdsClient, nodeId = 'envoy-1'): Promise<string[]> {
+    const stream = client.sotw();
+    stream.send({ type_url: TypeUrl.Listener, node: { id: nodeId } });
+    const response = await stream.next(3000);
+    return response.resources.map((r) => r.name);
+  }
+
+  const connect = (options: ConstructorParameters<typeof AdsClient>[1]) => {
+    const client = new AdsClient(controller.xdsPort, { ownConnection: true, serverName: 'localhost', ...options });
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xds-tls-'));
+    [first, other] = await Promise.all([pki(dir, 'first'), pki(dir, 'other')]);
+    // The files the controller reads, replaced as a Secret volume replaces them.
+    tls = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), clientCaFile: path.join(dir, 'ca.crt'), refreshMs: 100 };
+    install(first);
+    source = new SettableSource([trigger('hello', { host: 'hello.example.com' })]);
+    const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
+    controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, xdsTls: tls });
+    await controller.start();
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await controller?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function install(p: Pki): void {
+    for (const [from, to] of [
+      [p.server.cert, tls.certFile],
+      [p.server.key, tls.keyFile],
+      [p.ca.cert, tls.clientCaFile],
+    ]) {
+      fs.copyFileSync(from, `${to}.new`);
+      fs.renameSync(`${to}.new`, to);
+    }
+  }
+
+  it('serves a client with a certificate from the client CA, and logs who it is per stream', async () => {
+    const names = await listeners(connect({ credentials: credentials(first.ca, first.envoy) }), 'envoy-known');
+    assert.ok(names.length > 0);
+    const line = logs.find((l) => l.msg === 'xDS client connected' && l.node === 'envoy-known');
+    assert.ok(line, 'a log line for the stream');
+    assert.match(String(line.certificate), /CN=wasm-control-envoy, URI:spiffe:\/\/wasm-control\/envoy/);
+    assert.match(String(line.peer), /^127\.0\.0\.1:\d+$/);
+    assert.ok(logs.some((l) => l.msg === 'xDS over mutual TLS: clients need a certificate from the client CA'));
+  });
+
+  it('refuses a client without a certificate, one from another CA, and one in plaintext', async () => {
+    for (const [what, options] of [
+      ['no certificate', { credentials: credentials(first.ca) }],
+      ['another CA\'s certificate', { credentials: credentials(first.ca, other.envoy) }],
+      ['plaintext', {}],
+    ] as const) {
+      await assert.rejects(listeners(connect(options)), (err: Error & { code?: number }) => err.code === grpc.status.UNAVAILABLE, what);
+    }
+  });
+
+  it('picks up renewed files without dropping the streams already open', async () => {
+    const open = connect({ credentials: credentials(first.ca, first.envoy) }).sotw();
+    // The route table, which a new trigger changes.
+    open.send({ type_url: TypeUrl.RouteConfiguration, resource_names: [ROUTE_CONFIG_NAME], node: { id: 'envoy-long-lived' } });
+    const before = await open.next();
+    open.send(sotwAck(before, [ROUTE_CONFIG_NAME]));
+    install(other);
+    // New connections now need the other CA's certificates, and get the other CA's server certificate.
+    await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.envoy) }))).length > 0), 5000, 'the renewed files in use');
+    await assert.rejects(listeners(connect({ credentials: credentials(other.ca, first.envoy) })), 'the old client CA is no longer trusted');
+    // The stream opened before still gets updates.
+    source.set([trigger('hello', { host: 'hello.example.com' }), trigger('later', { host: 'later.example.com' })]);
+    const after = await open.next();
+    assert.notEqual(after.version_info, before.version_info);
+    install(first);
+  });
+});
+
+describe('xDS without TLS', () => {
+  it('refuses to listen beyond loopback, naming the flags that would make it safe', async () => {
+    const controller = new Controller({ source: new SettableSource([]), xdsAddress: '0.0.0.0:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }) });
+    await assert.rejects(controller.start(), /--xds-address 0\.0\.0\.0:0 is reachable from other machines.*give --xds-tls-cert, --xds-tls-key, --xds-tls-client-ca/);
+    await controller.close();
+  });
+
+  it('names the file when a certificate cannot be read or the key is not its own', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xds-tls-bad-'));
+    try {
+      const [a, b] = await Promise.all([pki(dir, 'a'), pki(dir, 'b')]);
+      const start = (files: XdsTlsFiles) => new Controller({ source: new SettableSource([]), xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }), xdsTls: files }).start();
+      await assert.rejects(start({ certFile: path.join(dir, 'missing.crt'), keyFile: a.server.key, clientCaFile: a.ca.cert }), /--xds-tls-cert .*missing\.crt: cannot read it \(ENOENT\)/);
+      await assert.rejects(start({ certFile: a.server.cert, keyFile: b.server.key, clientCaFile: a.ca.cert }), /--xds-tls-key .*b-server\.key: is not the key of the certificate in .*a-server\.crt/);
+      await assert.rejects(start({ certFile: a.server.cert, keyFile: a.server.key, clientCaFile: a.server.key }), /--xds-tls-client-ca .*: not a PEM CA certificate/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
