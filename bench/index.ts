@@ -5,16 +5,11 @@
 import { Pipeline } from '../controller/pipeline';
 import { SnapshotBuilder, SOTW_TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
-import { machine, median, mib } from './stats';
+import { machine, median, mib, time } from './stats';
+import { benchHostOwnership } from './host-ownership';
 import { benchKubernetes } from './kubernetes';
 import { benchStalledClients } from './stalled-clients';
 import { benchXds } from './xds';
-
-function time(f: () => void): number {
-  const start = process.hrtime.bigint();
-  f();
-  return Number(process.hrtime.bigint() - start) / 1e6;
-}
 
 function responseSizes(snapshot: Snapshot): Map<string, number> {
   const sizes = new Map<string, number>();
@@ -74,6 +69,8 @@ async function main(): Promise<void> {
   console.log(`wasm-control bench — ${machine()}`);
   console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
   for (const count of [1000, 10000]) benchRoutingCore(count);
+  console.log('Host ownership:');
+  benchHostOwnership(10000);
   await benchXds();
   await benchStalledClients();
   await benchKubernetes([1000, 10000]);

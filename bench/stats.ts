@@ -19,3 +19,10 @@ export function mib(bytes: number): string {
 export function machine(): string {
   return `Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model}, ${mib(os.totalmem())}`;
 }
+
+/** Milliseconds `f` takes. */
+export function time(f: () => void): number {
+  const start = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}

@@ -6,9 +6,15 @@
  * routes. Measured from the source reporting the change to the controller
  * (batching, resolve, translate, encode, push, delivery).
  *
+ * SotW is measured once more over mutual TLS, as the ControlPlane runs it.
+ *
  * Run via `npm run bench`, or alone: `node --expose-gc dist/bench/xds.js`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { Controller } from '../controller/controller';
 import { TypeUrl } from '../controller/envoy/protos';
@@ -18,15 +24,24 @@ import { emptyManifestObjects } from '../controller/sources/manifests';
 import type { Source, SourceObjects } from '../controller/sources/source';
 import type { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder, type Snapshot } from '../controller/xds/snapshot';
+import type { XdsTlsFiles } from '../controller/xds/tls';
 import { AdsClient, envoyNode, sotwAck, type DeltaResponse, type SotwResponse } from '../test/support/ads-client';
+import { TestCa } from '../test/support/pki';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
 import { grpcFloor } from './grpc-floor';
 import { machine, median, mib, percentile } from './stats';
 
 type Mode = 'sotw' | 'delta';
 
+/** Files of a client certificate and the CA the server's chains to (PEM). */
+interface ClientTls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
 type ToClients =
-  | { kind: 'start'; port: number; mode: Mode; streams: number; clusters: string[] }
+  | { kind: 'start'; port: number; mode: Mode; streams: number; clusters: string[]; tls?: ClientTls }
   | { kind: 'expect'; id: number; name: string; version: string }
   | { kind: 'stop' };
 
@@ -68,10 +83,10 @@ class ClientProcess {
   }
 }
 
-async function run(mode: Mode, streams: number, world: BenchWorld): Promise<RunResult> {
+async function run(mode: Mode, streams: number, world: BenchWorld, tls?: ClientTls): Promise<RunResult> {
   const clients = new ClientProcess();
   const ready = clients.when('ready');
-  clients.send({ kind: 'start', port: world.port, mode, streams, clusters: world.clusterNames() });
+  clients.send({ kind: 'start', port: world.port, mode, streams, clusters: world.clusterNames(), tls });
   await ready;
   const latencies: number[] = [];
   let built = 0;
@@ -126,15 +141,20 @@ class BenchSource implements Source {
 class BenchWorld {
   private readonly source = new BenchSource();
   private resolved?: (snapshot: Snapshot) => void;
-  readonly controller = new Controller({
-    source: this.source,
-    xdsAddress: '127.0.0.1:0',
-    adminAddress: '127.0.0.1:0',
-    log: pino({ level: 'silent' }),
-    holdOffMs: HOLD_OFF_MS,
-    onResolved: (_objects, _output, snapshot) => this.resolved?.(snapshot),
-  });
+  readonly controller: Controller;
   private changes = 0;
+
+  constructor(xdsTls?: XdsTlsFiles) {
+    this.controller = new Controller({
+      source: this.source,
+      xdsAddress: '127.0.0.1:0',
+      adminAddress: '127.0.0.1:0',
+      log: pino({ level: 'silent' }),
+      holdOffMs: HOLD_OFF_MS,
+      xdsTls,
+      onResolved: (_objects, _output, snapshot) => this.resolved?.(snapshot),
+    });
+  }
 
   get ads(): AdsServer {
     return this.controller.ads;
@@ -181,9 +201,9 @@ export async function benchXds(): Promise<void> {
   console.log(
     `xDS push (10k triggers; one trigger changed, ${CHANGES} times, each after a quiet ${HOLD_OFF_MS + 20} ms; streams subscribed like Envoy, in a child process; latency includes the controller's batching; each mode on a fresh server process):`,
   );
-  for (const mode of ['sotw', 'delta'] as const) {
+  for (const args of [['sotw'], ['delta'], ['sotw', 'mtls']]) {
     // A fresh server per mode, so neither mode's memory or garbage is charged to the other.
-    const server = fork(__filename, ['server', mode], { execArgv: ['--expose-gc'] });
+    const server = fork(__filename, ['server', ...args], { execArgv: ['--expose-gc'] });
     await new Promise((resolve) => server.on('exit', resolve));
   }
   const table = new SnapshotBuilder().build(new Pipeline().run(syntheticFleet(10000)).envoy).types.get(TypeUrl.RouteConfiguration)!.body.length;
@@ -193,13 +213,24 @@ export async function benchXds(): Promise<void> {
   );
 }
 
-async function benchMode(mode: Mode): Promise<void> {
-  const world = new BenchWorld();
+async function benchMode(mode: Mode, mtls: boolean): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-xds-'));
+  let tls: ClientTls | undefined;
+  let serverTls: XdsTlsFiles | undefined;
+  if (mtls) {
+    const ca = await TestCa.create(dir);
+    const server = await ca.issue('server', '/CN=wasm-control-controller', 'subjectAltName=DNS:localhost', 'extendedKeyUsage=serverAuth');
+    const client = await ca.issue('client', '/CN=bench-envoy', 'extendedKeyUsage=clientAuth');
+    serverTls = { certFile: server.cert, keyFile: server.key, clientCaFile: ca.cert };
+    tls = { ca: ca.cert, cert: client.cert, key: client.key };
+  }
+  const world = new BenchWorld(serverTls);
   await world.start();
-  const one = await run(mode, 1, world);
-  const many = await run(mode, 100, world);
+  const one = await run(mode, 1, world, tls);
+  const many = await run(mode, 100, world, tls);
+  fs.rmSync(dir, { recursive: true, force: true });
   console.log(
-    `  ${mode.padEnd(5)} 100 streams: change → all hold the new routes p50 ${percentile(many.latencies, 50).toFixed(1)} ms, p99 ${percentile(many.latencies, 99).toFixed(1)} ms` +
+    `  ${(mtls ? `${mode}+mTLS` : mode).padEnd(10)} 100 streams: change → all hold the new routes p50 ${percentile(many.latencies, 50).toFixed(1)} ms, p99 ${percentile(many.latencies, 99).toFixed(1)} ms` +
       ` (1 stream: p50 ${percentile(one.latencies, 50).toFixed(1)} ms)` +
       ` | encoded per change 100 vs 1 stream: ${(many.builtPerChange / one.builtPerChange).toFixed(2)}× (${mib(many.builtPerChange)} vs ${mib(one.builtPerChange)})` +
       ` | server CPU per change ${many.serverCpuMs.toFixed(1)} vs ${one.serverCpuMs.toFixed(1)} ms (resolve + push)` +
@@ -235,7 +266,8 @@ function clients(): void {
       const firsts: Promise<unknown>[] = [];
       for (let s = 0; s < m.streams; s++) {
         // Each its own connection, with a large flow-control window and no 4 MiB cap, as Envoy has.
-        const client = new AdsClient(m.port, { ownConnection: true, flowControlWindow: 64 * 1024 * 1024, maxReceiveMessageLength: 64 * 1024 * 1024 });
+        const credentials = m.tls && grpc.credentials.createSsl(fs.readFileSync(m.tls.ca), fs.readFileSync(m.tls.key), fs.readFileSync(m.tls.cert));
+        const client = new AdsClient(m.port, { ownConnection: true, flowControlWindow: 64 * 1024 * 1024, maxReceiveMessageLength: 64 * 1024 * 1024, credentials, serverName: 'localhost' });
         adsClients.push(client);
         let firstRoutes!: () => void;
         firsts.push(new Promise<void>((resolve) => (firstRoutes = resolve)));
@@ -273,7 +305,7 @@ function clients(): void {
 
 if (require.main === module) {
   if (process.argv[2] === 'server') {
-    void benchMode(process.argv[3] as Mode);
+    void benchMode(process.argv[3] as Mode, process.argv[4] === 'mtls');
   } else if (process.argv[2] === 'clients') {
     clients();
   } else {

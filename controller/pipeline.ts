@@ -41,6 +41,8 @@ export class Pipeline {
   private readonly translator: Translator;
   private endpoints?: { workloads: readonly Workload[]; hosts: readonly Host[]; result: TriggerEndpoints };
   private readonly unlistedHosts: UnlistedHosts;
+  /** Kept while the policies and namespace labels are the same objects, so the resolver can reuse its verdicts. */
+  private ownership?: { policies: readonly ValidHostPolicy[]; namespaces: readonly NamespaceLabels[]; value: HostOwnership };
 
   constructor(options: PipelineOptions = {}) {
     this.translator = new Translator(options);
@@ -49,9 +51,7 @@ export class Pipeline {
 
   run(input: PipelineInput): PipelineOutput {
     const endpoints = this.endpointsOf(input.workloads, input.hosts);
-    const namespaceLabels = new Map((input.namespaces ?? []).map((n) => [n.name, n.labels]));
-    const hostOwnership = new HostOwnership(input.hostPolicies ?? [], this.unlistedHosts, namespaceLabels);
-    const model = this.resolver.resolve({ triggers: input.triggers, endpoints: endpoints.byTrigger, hostOwnership });
+    const model = this.resolver.resolve({ triggers: input.triggers, endpoints: endpoints.byTrigger, hostOwnership: this.hostOwnership(input.hostPolicies ?? [], input.namespaces ?? []) });
     const admitted = endpoints.diagnostics.length > 0 ? new Set(model.admitted.map((t) => t.key)) : undefined;
     const envoy = this.translator.translate(model);
     let json: EnvoyResources | undefined;
@@ -63,6 +63,15 @@ export class Pipeline {
       },
       diagnostics: sortedDiagnostics(admitted ? [...model.diagnostics, ...endpoints.diagnostics.filter((d) => admitted.has(d.trigger))] : model.diagnostics),
     };
+  }
+
+  private hostOwnership(policies: readonly ValidHostPolicy[], namespaces: readonly NamespaceLabels[]): HostOwnership {
+    const last = this.ownership;
+    const sameNamespaces = (a: readonly NamespaceLabels[]) => a.length === namespaces.length && a.every((n, i) => n.name === namespaces[i].name && n.labels === namespaces[i].labels);
+    if (last && sameObjects(last.policies, policies) && sameNamespaces(last.namespaces)) return last.value;
+    const value = new HostOwnership(policies, this.unlistedHosts, new Map(namespaces.map((n) => [n.name, n.labels])));
+    this.ownership = { policies, namespaces, value };
+    return value;
   }
 
   private endpointsOf(workloads: readonly Workload[], hosts: readonly Host[]): TriggerEndpoints {

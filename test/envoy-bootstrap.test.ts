@@ -30,6 +30,7 @@ describe('envoyBootstrap', () => {
       match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'wasm-control-controller.cosmonic-system.svc' } }],
     });
     assert.deepEqual(context.alpn_protocols, ['h2']);
+    assert.equal(context.tls_params.tls_maximum_protocol_version, 'TLSv1_3');
     const named = envoyBootstrap({ xdsHost: '10.0.0.1', xdsPort: 18000, tls: { ...tls, serverName: 'ctl.example' } }) as any;
     assert.equal(named.static_resources.clusters[0].transport_socket.typed_config.sni, 'ctl.example');
     assert.equal((envoyBootstrap({ xdsHost: 'x', xdsPort: 1 }) as any).static_resources.clusters[0].transport_socket, undefined, 'plaintext without tls');

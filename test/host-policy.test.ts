@@ -148,6 +148,22 @@ describe('host ownership (HostPolicy)', () => {
     });
   });
 
+  describe('one pipeline across changes', () => {
+    it('re-decides at once when a namespace\'s labels or the policies change, and reuses its verdicts while they do not', () => {
+      const pipeline = new Pipeline();
+      const policies = [valid('tenants', ['*.apps.example.com'], { selector: { matchLabels: { tenant: 'true' } } })];
+      const triggers = [trigger('red', { namespace: 'red', host: 'red.apps.example.com' })];
+      const admitted = (namespaces: { name: string; labels: Record<string, string> }[], hostPolicies = policies) =>
+        pipeline.run({ triggers, workloads: [], hosts: [], hostPolicies, namespaces }).model.admitted.map((t) => t.key);
+      const unlabelled = [{ name: 'red', labels: {} }];
+      assert.deepEqual(admitted(unlabelled), []);
+      assert.deepEqual(admitted(unlabelled), [], 'same objects, same verdict');
+      assert.deepEqual(admitted([{ name: 'red', labels: { tenant: 'true' } }]), ['red/red']);
+      assert.deepEqual(admitted(unlabelled), []);
+      assert.deepEqual(admitted(unlabelled, []), ['red/red'], 'the policy deleted');
+    });
+  });
+
   describe('property: a policy never admits a trigger the rules do not allow', () => {
     // A small world of names, so that rules and triggers overlap often.
     const LABELS = ['a', 'b', 'c'];

@@ -103,6 +103,26 @@ describe('translate CLI', () => {
     assert.match(r.stderr, /usage/);
   });
 
+  it('applies HostPolicy manifests, and --unlisted-hosts deny refuses every host no policy names', () => {
+    const policy = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(
+      policy,
+      'apiVersion: control.cosmonic.io/v1alpha1\nkind: HostPolicy\nmetadata: { name: hello }\nspec: { hosts: [hello.localhost.cosmonic.sh], namespaces: { names: [default] } }\n',
+    );
+    const reasons = (r: ReturnType<typeof translate>) => new Set((JSON.parse(r.stdout).diagnostics as { reason: string }[]).map((d) => d.reason));
+    const allowed = translate('examples', policy);
+    assert.equal(allowed.status, 0, allowed.stderr);
+    assert.ok(!reasons(allowed).has('HostNotAllowed'));
+    const denied = translate('--unlisted-hosts', 'deny', 'examples', policy);
+    assert.equal(denied.status, 0, denied.stderr);
+    const refused = (JSON.parse(denied.stdout).diagnostics as { reason: string; message: string }[]).filter((d) => d.reason === 'HostNotAllowed');
+    assert.ok(refused.length > 0 && refused.every((d) => /named by no HostPolicy, and this controller refuses unlisted hosts/.test(d.message)), denied.stdout);
+    assert.ok(!refused.some((d) => d.message.includes('host hello.localhost.cosmonic.sh ')), 'the policy grants hello to default');
+    const bad = translate('--unlisted-hosts', 'sometimes', 'examples');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--unlisted-hosts sometimes: use allow or deny/);
+  });
+
   it('says what an OAM application is and what to write instead', () => {
     const oam = path.join(dir, 'oam.yaml');
     fs.writeFileSync(

@@ -112,6 +112,8 @@ function xdsTransportSocket(tls: XdsClientTls, serverName: string): ProtoJson {
       '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
       sni: serverName,
       common_tls_context: {
+        // Envoy's upstream default stops at TLS 1.2.
+        tls_params: { tls_maximum_protocol_version: 'TLSv1_3' },
         // gRPC needs HTTP/2, which TLS negotiates by ALPN.
         alpn_protocols: ['h2'],
         tls_certificates: [{ certificate_chain: { filename: tls.certFile }, private_key: { filename: tls.keyFile } }],

@@ -17,7 +17,7 @@
  * changes among thousands, unchanged virtual hosts and clusters are the very same
  * objects as before and later stages can reuse their encodings.
  */
-import type { HostOwnership } from '../api/host-policy';
+import type { HostOwnership, HostVerdict } from '../api/host-policy';
 import { checkedHTTPTrigger, type Diagnostic, type ValidPath, type ValidTrigger } from '../api/validate';
 import { Admission, claimKey } from './admission';
 import { compareStrings, sameEndpoints, sortInPlace, type Endpoint, type EndpointsByTrigger } from './endpoints';
@@ -81,6 +81,8 @@ export class Resolver {
   private clusters = new Map<string, ClusterModel & { index: number }>();
   private clusterOrder: string[] = [];
   private last?: { admitted: ValidTrigger[]; endpoints: EndpointsByTrigger; model: RoutingModel };
+  /** Each trigger's host verdict under one HostOwnership: a resolve after one edit checks one trigger. */
+  private verdicts?: { ownership: HostOwnership; byTrigger: WeakMap<ValidTrigger, HostVerdict> };
 
   resolve(input: ResolveInput): RoutingModel {
     const diagnostics: Diagnostic[] = [];
@@ -92,7 +94,7 @@ export class Resolver {
         diagnostics.push(check.diagnostic);
         continue;
       }
-      const verdict = ownership?.check(check.trigger.namespace, check.trigger.host);
+      const verdict = ownership && this.verdict(ownership, check.trigger);
       if (verdict && verdict.allowed === false) diagnostics.push({ trigger: check.trigger.key, reason: 'HostNotAllowed', message: verdict.message });
       else valid.push(check.trigger);
     }
@@ -111,6 +113,16 @@ export class Resolver {
     };
     this.last = { admitted, endpoints: input.endpoints, model };
     return model;
+  }
+
+  private verdict(ownership: HostOwnership, trigger: ValidTrigger): HostVerdict {
+    if (this.verdicts?.ownership !== ownership) this.verdicts = { ownership, byTrigger: new WeakMap() };
+    let verdict = this.verdicts.byTrigger.get(trigger);
+    if (!verdict) {
+      verdict = ownership.check(trigger.namespace, trigger.host);
+      this.verdicts.byTrigger.set(trigger, verdict);
+    }
+    return verdict;
   }
 
   /**

@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import { checkedHostPolicy, HOST_POLICY_KIND, type ValidHostPolicy } from '../api/host-policy';
 import { validateSchema, type SchemaKind } from '../api/schema';
 import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
-import { hostPolicyDiagnostic, type ManifestDiagnostic } from './manifests';
+import { hostPolicyDiagnostic, NO_LABELS, type ManifestDiagnostic } from './manifests';
 import type { Source, SourceObjects } from './source';
 
 interface Resource {
@@ -208,7 +208,7 @@ export class KubernetesSource implements Source {
           continue;
         }
         if (kind === 'Namespace') {
-          objects.namespaces.push({ name: raw.metadata?.name ?? '', labels: raw.metadata?.labels ?? {} });
+          objects.namespaces.push({ name: raw.metadata?.name ?? '', labels: raw.metadata?.labels ?? NO_LABELS });
           continue;
         }
         if (kind === HOST_POLICY_KIND) {

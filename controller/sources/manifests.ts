@@ -34,8 +34,12 @@ export interface ManifestObjects {
 
 export interface NamespaceLabels {
   name: string;
-  labels: Record<string, string>;
+  /** The object as read: the same one while the namespace is unchanged, so work depending on it is reused. */
+  labels: Readonly<Record<string, string>>;
 }
+
+/** The labels of a namespace without any (one shared object, so that an unchanged namespace compares equal). */
+export const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
 export class ManifestError extends Error {
   constructor(
@@ -188,7 +192,7 @@ export function classifyObjects(file: string, objects: readonly unknown[], into:
       return;
     }
     if (apiVersion === 'v1' && kind === 'Namespace' && typeof meta.name === 'string') {
-      into.namespaces.push({ name: meta.name, labels: isObject(meta.labels) ? (meta.labels as Record<string, string>) : {} });
+      into.namespaces.push({ name: meta.name, labels: isObject(meta.labels) ? (meta.labels as Record<string, string>) : NO_LABELS });
       return;
     }
     const lists: Partial<Record<SchemaKind, unknown[]>> = {
