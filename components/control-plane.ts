@@ -109,20 +109,20 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     );
   }
 
-  const { envoyCertSha256 } = xdsTlsSecrets(parent, name, s, namespaced);
+  const xdsTls = xdsTlsSecrets(parent, name, s, namespaced);
   new k8s.core.v1.ServiceAccount(`${name}-controller`, controller.serviceAccount(s), namespaced);
   const clusterRole = new k8s.rbac.v1.ClusterRole(`${name}-controller`, controller.clusterRole(s), clusterScoped);
   new k8s.rbac.v1.ClusterRoleBinding(`${name}-controller`, controller.clusterRoleBinding(s, clusterRole.metadata.name), clusterScoped);
   const leaseRole = new k8s.rbac.v1.Role(`${name}-controller-leases`, controller.leaseRole(s), namespaced);
   new k8s.rbac.v1.RoleBinding(`${name}-controller-leases`, controller.leaseRoleBinding(s, leaseRole.metadata.name), namespaced);
-  // Its informers list both kinds before it serves.
-  new k8s.apps.v1.Deployment(`${name}-controller`, controller.deployment(s), after(crd, policyCrd));
+  // Its informers list both kinds before it serves, and it needs its certificate to serve at all.
+  new k8s.apps.v1.Deployment(`${name}-controller`, controller.deployment(s), after(crd, policyCrd, xdsTls.controller));
   new k8s.core.v1.Service(`${name}-controller`, controller.service(s), namespaced);
   new k8s.policy.v1.PodDisruptionBudget(`${name}-controller`, podDisruptionBudget(s.namespace, CONTROLLER), namespaced);
   new k8s.networking.v1.NetworkPolicy(`${name}-controller`, controller.networkPolicy(s), namespaced);
 
   const bootstrap = new k8s.core.v1.ConfigMap(`${name}-envoy-bootstrap`, envoy.bootstrapConfigMap(s), namespaced);
-  new k8s.apps.v1.Deployment(`${name}-envoy`, envoy.deployment(s, envoyCertSha256), after(bootstrap));
+  new k8s.apps.v1.Deployment(`${name}-envoy`, envoy.deployment(s, xdsTls.envoyCertSha256), after(bootstrap, xdsTls.envoy));
   const ingressService = new k8s.core.v1.Service(`${name}-ingress`, envoy.ingressService(s), namespaced);
   new k8s.policy.v1.PodDisruptionBudget(`${name}-envoy`, podDisruptionBudget(s.namespace, ENVOY), namespaced);
   new k8s.networking.v1.NetworkPolicy(`${name}-envoy`, envoy.networkPolicy(s), namespaced);

@@ -20,14 +20,14 @@ import type { Settings } from './settings';
 export const XDS_TLS_DIRS = { controller: '/etc/wasm-control/xds-tls', envoy: '/etc/envoy-xds-tls' } as const;
 export const XDS_TLS_SECRETS = { controller: `${CONTROLLER}-xds-tls`, envoy: `${ENVOY}-xds-tls` } as const;
 
-export interface XdsTlsFilesIn {
+export interface TlsFiles {
   cert: string;
   key: string;
   ca: string;
 }
 
 /** The three files under `dir`. */
-export function xdsTlsFiles(dir: string): XdsTlsFilesIn {
+export function xdsTlsFiles(dir: string): TlsFiles {
   return { cert: `${dir}/tls.crt`, key: `${dir}/tls.key`, ca: `${dir}/ca.crt` };
 }
 
@@ -104,7 +104,12 @@ function given(s: Settings): XdsCertificates | undefined {
  * The two Secrets (each pod gets only its own key; both trust the one CA), and the hash of Envoy's
  * certificate: Envoy reads its files once, so a new certificate must roll its pods.
  */
-export function xdsTlsSecrets(parent: pulumi.Resource, name: string, s: Settings, opts: pulumi.CustomResourceOptions): { envoyCertSha256: pulumi.Output<string> } {
+export function xdsTlsSecrets(
+  parent: pulumi.Resource,
+  name: string,
+  s: Settings,
+  opts: pulumi.CustomResourceOptions,
+): { controller: k8s.core.v1.Secret; envoy: k8s.core.v1.Secret; envoyCertSha256: pulumi.Output<string> } {
   const certs = given(s) ?? issue(parent, name, s);
   const secret = (who: keyof typeof XDS_TLS_SECRETS, pair: IssuedPair) =>
     new k8s.core.v1.Secret(
@@ -116,7 +121,9 @@ export function xdsTlsSecrets(parent: pulumi.Resource, name: string, s: Settings
       },
       opts,
     );
-  secret('controller', certs.controller);
-  secret('envoy', certs.envoy);
-  return { envoyCertSha256: certs.envoy.cert.apply((pem) => createHash('sha256').update(pem).digest('hex')) };
+  return {
+    controller: secret('controller', certs.controller),
+    envoy: secret('envoy', certs.envoy),
+    envoyCertSha256: certs.envoy.cert.apply((pem) => createHash('sha256').update(pem).digest('hex')),
+  };
 }

@@ -10,9 +10,9 @@ import { unlistedHostsSetting } from './api/host-policy';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { DEFAULT_WORKERS } from './reconcile/reconciler';
-import { XDS_TLS_FLAGS, type XdsTlsFiles } from './xds/tls';
 import { FileSource } from './sources/files';
 import { SharedConnectionsKubeConfig } from './sources/kube-config';
+import { XDS_TLS_FLAGS, type XdsTlsFiles } from './xds/tls';
 
 const USAGE = `usage: node dist/controller/main.js [options]
   --source files|kubernetes   where objects come from (env SOURCE; default kubernetes in a cluster, else files)

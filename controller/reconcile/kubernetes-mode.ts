@@ -4,13 +4,13 @@
  * leads, and (with a NATS URL) host heartbeats for the placement check. Used by
  * main.ts and, with a test API server, by the tests.
  */
-import type { UnlistedHosts } from '../api/host-policy';
-import type { XdsTlsFiles } from '../xds/tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { UnlistedHosts } from '../api/host-policy';
 import { Controller } from '../controller';
 import { HeartbeatMonitor, type HeartbeatOptions } from '../placement/heartbeats';
 import { KubernetesSource } from '../sources/kubernetes';
+import type { XdsTlsFiles } from '../xds/tls';
 import { LeaderElector, type LeaderElectionOptions } from './leader';
 import { Reconciler, type ReconcilerOptions } from './reconciler';
 
