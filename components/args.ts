@@ -6,6 +6,7 @@
  * checked when the component is constructed; images and sizes are inputs.
  */
 import * as pulumi from '@pulumi/pulumi';
+import { UnlistedHosts } from '../controller/api/host-policy';
 
 /** The edge proxy in front of Envoy. */
 export const IngressProvider = {
@@ -119,12 +120,7 @@ export interface HostPolicyArgs {
   policies?: HostPolicyRuleArgs[];
 }
 
-/** Whether hosts no HostPolicy names may be claimed. */
-export const UnlistedHosts = {
-  Allow: 'allow',
-  Deny: 'deny',
-} as const;
-export type UnlistedHosts = (typeof UnlistedHosts)[keyof typeof UnlistedHosts];
+export { UnlistedHosts };
 
 export interface HostPolicyRuleArgs {
   /** The HostPolicy's name. */

@@ -48,9 +48,13 @@ export interface HostPolicy {
   spec: HostPolicySpec;
 }
 
-/** What hosts not named by any policy get: claimable from any namespace, or from none. */
-export type UnlistedHosts = 'allow' | 'deny';
-export const UNLISTED_HOSTS: readonly UnlistedHosts[] = ['allow', 'deny'];
+/** What hosts no HostPolicy names get: claimable from any namespace, or from none. */
+export const UnlistedHosts = {
+  Allow: 'allow',
+  Deny: 'deny',
+} as const;
+export type UnlistedHosts = (typeof UnlistedHosts)[keyof typeof UnlistedHosts];
+export const UNLISTED_HOSTS: readonly UnlistedHosts[] = Object.values(UnlistedHosts);
 
 /** A flag's unlisted-hosts value; throws naming the flag otherwise. */
 export function unlistedHostsSetting(flag: string, value: string): UnlistedHosts {
