@@ -6,7 +6,7 @@
  * checked when the component is constructed; images and sizes are inputs.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { UnlistedHosts } from '../controller/api/host-policy';
+import { SelectorOperator, UnlistedHosts, type LabelSelector, type LabelSelectorRequirement } from '../controller/api/host-policy';
 
 /** The edge proxy in front of Envoy. */
 export const IngressProvider = {
@@ -118,6 +118,12 @@ export interface HostPolicyArgs {
   unlistedHosts?: UnlistedHosts;
   /** The HostPolicy objects to create. Others can be applied with kubectl too; the controller reads them all. */
   policies?: HostPolicyRuleArgs[];
+  /**
+   * Fail `pulumi preview` of an `HttpTrigger` these policies refuse (default `true`). Set `false` when
+   * HostPolicies applied outside this program may grant what these do not: the controller sees every
+   * policy, this check only these.
+   */
+  checkTriggers?: boolean;
 }
 
 export { UnlistedHosts };
@@ -136,32 +142,11 @@ export interface HostPolicyNamespacesArgs {
   /** Namespaces by name. */
   names?: string[];
   /** metav1.LabelSelector over the namespaces' labels. */
-  selector?: LabelSelectorArgs;
+  selector?: LabelSelector;
 }
 
-export interface LabelSelectorArgs {
-  /** Labels a namespace must have, with these values. */
-  matchLabels?: { [key: string]: string };
-  /** Requirements a namespace's labels must meet, all of them. */
-  matchExpressions?: LabelSelectorRequirementArgs[];
-}
-
-export interface LabelSelectorRequirementArgs {
-  /** The label. */
-  key: string;
-  /** How the label is compared with `values`. */
-  operator: SelectorOperator;
-  /** For `In` and `NotIn`. */
-  values?: string[];
-}
-
-export const SelectorOperator = {
-  In: 'In',
-  NotIn: 'NotIn',
-  Exists: 'Exists',
-  DoesNotExist: 'DoesNotExist',
-} as const;
-export type SelectorOperator = (typeof SelectorOperator)[keyof typeof SelectorOperator];
+export { SelectorOperator };
+export type { LabelSelector, LabelSelectorRequirement };
 
 /** The edge in front of Envoy. */
 export interface IngressArgs {

@@ -472,7 +472,7 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
     .all([aws.getCallerIdentityOutput({}, opts).arn, pulumi.output(e.kubeconfigRoleArn), eksClusterExists(e.clusterName)])
     .apply(([caller, roleArn, exists]) => {
       // With a profile, kubectl's identity is the profile's, which Pulumi cannot see.
-      const problem = exists || e.kubeconfigProfile !== undefined ? undefined : adminAccessProblem(e.adminRoleArns, caller, roleArn);
+      const problem = exists || e.kubeconfigProfile !== undefined ? undefined : adminAccessProblem(e.adminRoleArns, caller, roleArn, e.previewRoleArns);
       if (problem) throw new ClusterArgumentError('eks.adminRoleArns', problem);
       return clusterPolicies;
     });
@@ -568,14 +568,15 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
 /**
  * Why the Kubernetes side of this program could not reach a cluster created with `adminRoleArns`
  * (no creator bootstrap), or undefined: the identity the kubeconfig uses (`kubeconfigRoleArn`, else
- * the caller, `arn:…:sts::<account>:assumed-role/<name>/<session>`) must be a listed role.
+ * the caller, `arn:…:sts::<account>:assumed-role/<name>/<session>`) must be a listed role. A preview
+ * role passes too: it only previews, and whoever runs `pulumi up` is checked then.
  */
-export function adminAccessProblem(adminRoleArns: readonly string[], callerArn: string, kubeconfigRoleArn?: string): string | undefined {
+export function adminAccessProblem(adminRoleArns: readonly string[], callerArn: string, kubeconfigRoleArn?: string, previewRoleArns: readonly string[] = []): string | undefined {
   if (adminRoleArns.length === 0) return undefined;
   const used = kubeconfigRoleArn ?? callerArn;
   const role = roleOf(used);
-  const listed = role !== undefined && adminRoleArns.some((arn) => roleOf(arn)?.account === role.account && roleOf(arn)?.name === role.name);
-  if (listed) return undefined;
+  const isOneOf = (arns: readonly string[]) => role !== undefined && arns.some((arn) => roleOf(arn)?.account === role.account && roleOf(arn)?.name === role.name);
+  if (isOneOf(adminRoleArns) || isOneOf(previewRoleArns)) return undefined;
   const who = kubeconfigRoleArn ? `\`eks.kubeconfigRoleArn\` (${kubeconfigRoleArn})` : `the identity Pulumi runs as (${callerArn})`;
   return (
     `does not include ${who}. The cluster is created without EKS's access for its creator (a listed creator would get a duplicate access entry), ` +

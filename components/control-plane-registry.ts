@@ -9,8 +9,8 @@ import { Settings } from './settings';
 
 export interface ControlPlaneInternals {
   settings: Settings;
-  /** The HTTPTrigger CRD: triggers are created after it. */
-  crd: pulumi.Resource;
+  /** The HTTPTrigger CRD and the HostPolicies: triggers are created after them, so none is judged without its policy. */
+  triggersAfter: pulumi.Resource[];
   /** The runtime chart (runtime CRDs, NATS, certificates), when the control plane installs it. */
   runtime?: pulumi.Resource;
   /** The Traefik chart (its IngressClass), when Traefik is the edge. */

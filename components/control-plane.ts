@@ -87,9 +87,9 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
     schemaCrd(HOSTPOLICY_CRD_PATH) as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
     clusterScoped,
   );
-  for (const { manifest } of s.hostPolicy.policies) {
-    new k8s.apiextensions.CustomResource(`${name}-hostpolicy-${manifest.metadata.name}`, manifest, { parent, dependsOn: [policyCrd] });
-  }
+  const hostPolicies = s.hostPolicy.policies.map(
+    ({ manifest }) => new k8s.apiextensions.CustomResource(`${name}-hostpolicy-${manifest.metadata.name}`, manifest, { parent, dependsOn: [policyCrd] }),
+  );
 
   let runtime: pulumi.Resource | undefined;
   if (s.runtime.enabled) {
@@ -178,7 +178,7 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   }
 
   // The workload components order themselves after these and read the settings (see control-plane-registry.ts).
-  registerControlPlane(parent, { settings: s, crd, runtime, traefik });
+  registerControlPlane(parent, { settings: s, triggersAfter: [crd, ...hostPolicies], runtime, traefik });
 
   const edgeEntryPoints =
     !s.ingress.enabled && s.envoy.service.type === ServiceType.LoadBalancer

@@ -52,7 +52,7 @@ export class HttpTrigger extends pulumi.ComponentResource {
 
     new k8s.apiextensions.CustomResource(`${name}-httptrigger`, plan.manifest as k8s.apiextensions.CustomResourceArgs, {
       parent: this,
-      dependsOn: plan.controlPlane ? [plan.controlPlane.crd] : [],
+      dependsOn: plan.controlPlane?.triggersAfter ?? [],
     });
     if (plan.controlPlane && plan.exposeAtEdge) exposeAtEdge(this, name, plan.controlPlane, trigger);
 
@@ -127,10 +127,11 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
 
 /**
  * Why the ControlPlane's host policy refuses the trigger its host, or undefined. Namespace labels are
- * not known here: a selector grant is left to the controller.
+ * not known here: a selector grant is left to the controller. Policies applied outside the program
+ * are not seen either: `hostPolicy.checkTriggers: false` leaves every decision to the controller.
  */
 function hostRefusal(controlPlane: ControlPlaneInternals | undefined, trigger: ValidTrigger): string | undefined {
-  if (!controlPlane) return undefined;
+  if (!controlPlane?.settings.hostPolicy.checkTriggers) return undefined;
   const { unlistedHosts, policies } = controlPlane.settings.hostPolicy;
   const verdict = new HostOwnership(policies.map((p) => p.checked), unlistedHosts).check(trigger.namespace, trigger.host);
   return verdict.allowed === false ? verdict.message : undefined;

@@ -6,7 +6,7 @@
  * TypeScript types is trusted.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { checkedHostPolicy, HOST_POLICY_KIND, UNLISTED_HOSTS, type HostPolicy, type UnlistedHosts, type ValidHostPolicy } from '../controller/api/host-policy';
+import { checkedHostPolicy, HOST_POLICY_KIND, UnlistedHosts, type HostPolicy, type ValidHostPolicy } from '../controller/api/host-policy';
 import { TRIGGER_API_VERSION } from '../controller/api/types';
 import { metadataProblems } from '../controller/api/validate';
 import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
@@ -107,6 +107,7 @@ export interface Settings {
   xdsTls: { certificates?: XdsCertificatesArgs; validityHours: number; earlyRenewalHours: number };
   hostPolicy: {
     unlistedHosts: UnlistedHosts;
+    checkTriggers: boolean;
     /** The HostPolicy manifests to create, and their checked form. */
     policies: { manifest: HostPolicy; checked: ValidHostPolicy }[];
   };
@@ -281,10 +282,7 @@ function xdsTlsSettings(args: XdsTlsArgs): Settings['xdsTls'] {
 }
 
 function hostPolicySettings(args: HostPolicyArgs): Settings['hostPolicy'] {
-  const unlistedHosts = args.unlistedHosts ?? 'allow';
-  if (!(UNLISTED_HOSTS as readonly string[]).includes(unlistedHosts)) {
-    throw new ControlPlaneArgumentError('hostPolicy.unlistedHosts', `${JSON.stringify(unlistedHosts)} is not a setting: use ${UNLISTED_HOSTS.map((u) => `"${u}"`).join(' or ')}.`);
-  }
+  const unlistedHosts = oneOf('hostPolicy.unlistedHosts', args.unlistedHosts, UnlistedHosts, UnlistedHosts.Allow);
   if (args.policies !== undefined && !Array.isArray(args.policies)) throw new ControlPlaneArgumentError('hostPolicy.policies', 'must be a list of `{ name, hosts, namespaces }`.');
   const seen = new Set<string>();
   const policies = (args.policies ?? []).map((p, i) => {
@@ -298,7 +296,7 @@ function hostPolicySettings(args: HostPolicyArgs): Settings['hostPolicy'] {
     if (problems.length > 0 || !policy) throw new ControlPlaneArgumentError(at, `(HostPolicy ${p.name}): ${problems.join('; ')}.`);
     return { manifest, checked: policy };
   });
-  return { unlistedHosts, policies };
+  return { unlistedHosts, policies, checkTriggers: bool('hostPolicy.checkTriggers', args.checkTriggers, true) };
 }
 
 /** The chart of `at` (`<at>.chartVersion`, `<at>.chart`), checked, from upstream unless `chart` says otherwise. */

@@ -100,10 +100,7 @@ function given(s: Settings): XdsCertificates | undefined {
   };
 }
 
-/**
- * The two Secrets (each pod gets only its own key; both trust the one CA), and the hash of Envoy's
- * certificate: Envoy reads its files once, so a new certificate must roll its pods.
- */
+/** The two Secrets (each pod gets only its own key; both trust the one CA), and the hash that rolls Envoy. */
 export function xdsTlsSecrets(
   parent: pulumi.Resource,
   name: string,
@@ -124,6 +121,7 @@ export function xdsTlsSecrets(
   return {
     controller: secret('controller', certs.controller),
     envoy: secret('envoy', certs.envoy),
-    envoyCertSha256: certs.envoy.cert.apply((pem) => createHash('sha256').update(pem).digest('hex')),
+    // Envoy reads its files once: a new certificate, or a new CA to check the controller's with, must roll it.
+    envoyCertSha256: pulumi.all([certs.envoy.cert, certs.ca]).apply(([cert, ca]) => createHash('sha256').update(cert ?? '').update(ca ?? '').digest('hex')),
   };
 }

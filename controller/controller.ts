@@ -100,7 +100,7 @@ export class Controller {
 
   async start(): Promise<void> {
     // Certificates first: a bad file is named before anything is listed.
-    const credentials = this.xdsCredentials();
+    const { credentials, loaded } = this.xdsCredentials();
     await this.options.source.start(() => this.schedule());
     // Resolve once the source has its objects (the Kubernetes source lists every kind
     // first), so no client is ever served a partial table and the reconciler never acts
@@ -110,17 +110,22 @@ export class Controller {
     this.xdsPort = await this.ads.listen(this.options.xdsAddress, credentials).catch((err: Error) => {
       throw new Error(`cannot serve xDS on ${this.options.xdsAddress}: ${err.message}; give another address with --xds-address`);
     });
+    // Listening, but refusing handshakes until the files are read: not ready before that.
+    await loaded;
     this.adminPort = await listen(this.admin, this.options.adminAddress, '--admin-address');
     if (this.debug) this.debugPort = await listen(this.debug, this.options.debugAddress!, '--debug-address');
   }
 
   /** mTLS when configured; plaintext only where nothing but this machine can connect. */
-  private xdsCredentials(): grpc.ServerCredentials | undefined {
+  private xdsCredentials(): { credentials?: grpc.ServerCredentials; loaded?: Promise<void> } {
     const { xdsTls, xdsAddress, log } = this.options;
     if (xdsTls) {
       checkXdsTlsFiles(xdsTls);
       log.info({ cert: xdsTls.certFile, clientCa: xdsTls.clientCaFile }, 'xDS over mutual TLS: clients need a certificate from the client CA');
-      return xdsServerCredentials(xdsTls);
+      return xdsServerCredentials(xdsTls, {
+        onProblem: (problem) => log.error({ problem }, 'xDS TLS files unusable; new connections get the last good ones'),
+        onRenewed: (what, notAfter) => log.info({ what, notAfter }, 'xDS TLS: renewed files in use for new connections'),
+      });
     }
     if (!isLoopback(splitHostPort(xdsAddress)[0])) {
       throw new Error(
@@ -129,7 +134,7 @@ export class Controller {
       );
     }
     log.warn({ xds: xdsAddress }, 'xDS in plaintext, on loopback only: give --xds-tls-cert, --xds-tls-key and --xds-tls-client-ca to serve other machines');
-    return undefined;
+    return {};
   }
 
   /** Stops accepting, closes every stream cleanly and the source. */

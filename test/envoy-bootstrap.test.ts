@@ -98,6 +98,9 @@ describe('npm run envoy-bootstrap (the CLI)', () => {
     const socket = JSON.parse(result.stdout).static_resources.clusters[0].transport_socket;
     assert.equal(socket.typed_config.common_tls_context.validation_context.trusted_ca.filename, '/ca.crt');
     assert.equal(socket.typed_config.sni, 'ctl.example');
+    const byAddress = run('--xds-address', '10.0.0.5:18000', '--tls-cert', '/c.crt', '--tls-key', '/c.key', '--tls-ca', '/ca.crt');
+    assert.equal(byAddress.status, 2);
+    assert.match(byAddress.stderr, /--tls-server-name missing: the controller's certificate names DNS names, and 10\.0\.0\.5 is an address/);
     const partial = run('--tls-cert', '/c.crt');
     assert.equal(partial.status, 2);
     assert.match(partial.stderr, /--tls-key and --tls-ca missing: mTLS needs Envoy's certificate, its key and the controller's CA/);

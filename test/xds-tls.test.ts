@@ -52,6 +52,8 @@ async function pki(dir: string, name: string): Promise<Pki> {
   return { ca, server, envoy };
 }
 
+const unavailable = (err: Error & { code?: number }) => err.code === grpc.status.UNAVAILABLE;
+
 const credentials = (serverCa: TestCa, client?: IssuedFiles) =>
   client ? grpc.credentials.createSsl(fs.readFileSync(serverCa.cert), fs.readFileSync(client.key), fs.readFileSync(client.cert)) : grpc.credentials.createSsl(fs.readFileSync(serverCa.cert));
 
@@ -83,9 +85,10 @@ describe('xDS over mutual TLS', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xds-tls-'));
     [first, other] = await Promise.all([pki(dir, 'first'), pki(dir, 'other')]);
-    // The files the controller reads, replaced as a Secret volume replaces them.
-    tls = { certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key'), clientCaFile: path.join(dir, 'ca.crt'), refreshMs: 100 };
-    install(first);
+    // The files the controller reads, laid out and replaced as a Secret volume's are.
+    install(filesOf(first));
+    for (const name of ['tls.crt', 'tls.key', 'ca.crt']) fs.symlinkSync(`..data/${name}`, path.join(dir, 'volume', name));
+    tls = { certFile: path.join(dir, 'volume/tls.crt'), keyFile: path.join(dir, 'volume/tls.key'), clientCaFile: path.join(dir, 'volume/ca.crt'), refreshMs: 100 };
     source = new SettableSource([trigger('hello', { host: 'hello.example.com' })]);
     const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
     controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, xdsTls: tls });
@@ -98,16 +101,16 @@ describe('xDS over mutual TLS', function () {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function install(p: Pki): void {
-    for (const [from, to] of [
-      [p.server.cert, tls.certFile],
-      [p.server.key, tls.keyFile],
-      [p.ca.cert, tls.clientCaFile],
-    ]) {
-      fs.copyFileSync(from, `${to}.new`);
-      fs.renameSync(`${to}.new`, to);
-    }
+  let generation = 0;
+  /** Puts a set of files in place the way the kubelet updates a Secret volume: a new folder, then one symlink swapped. */
+  function install(files: { cert: string; key: string; ca: string }): void {
+    const folder = `..${++generation}`;
+    fs.mkdirSync(path.join(dir, 'volume', folder), { recursive: true });
+    for (const [from, name] of [[files.cert, 'tls.crt'], [files.key, 'tls.key'], [files.ca, 'ca.crt']]) fs.copyFileSync(from, path.join(dir, 'volume', folder, name));
+    fs.symlinkSync(folder, path.join(dir, 'volume', '..data_tmp'));
+    fs.renameSync(path.join(dir, 'volume', '..data_tmp'), path.join(dir, 'volume', '..data'));
   }
+  const filesOf = (p: Pki) => ({ cert: p.server.cert, key: p.server.key, ca: p.ca.cert });
 
   it('serves a client with a certificate from the client CA, and logs who it is per stream', async () => {
     const names = await listeners(connect({ credentials: credentials(first.ca, first.envoy) }), 'envoy-known');
@@ -125,7 +128,7 @@ describe('xDS over mutual TLS', function () {
       ['another CA\'s certificate', { credentials: credentials(first.ca, other.envoy) }],
       ['plaintext', {}],
     ] as const) {
-      await assert.rejects(listeners(connect(options)), (err: Error & { code?: number }) => err.code === grpc.status.UNAVAILABLE, what);
+      await assert.rejects(listeners(connect(options)), unavailable, what);
     }
   });
 
@@ -135,15 +138,30 @@ describe('xDS over mutual TLS', function () {
     open.send({ type_url: TypeUrl.RouteConfiguration, resource_names: [ROUTE_CONFIG_NAME], node: { id: 'envoy-long-lived' } });
     const before = await open.next();
     open.send(sotwAck(before, [ROUTE_CONFIG_NAME]));
-    install(other);
+    install(filesOf(other));
     // New connections now need the other CA's certificates, and get the other CA's server certificate.
     await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.envoy) }))).length > 0), 5000, 'the renewed files in use');
-    await assert.rejects(listeners(connect({ credentials: credentials(other.ca, first.envoy) })), 'the old client CA is no longer trusted');
+    await assert.rejects(listeners(connect({ credentials: credentials(other.ca, first.envoy) })), unavailable, 'the old client CA is no longer trusted');
+    assert.deepEqual(logs.filter((l) => l.msg === 'xDS TLS: renewed files in use for new connections').map((l) => l.what).sort(), ['certificate', 'client CA']);
     // The stream opened before still gets updates.
     source.set([trigger('hello', { host: 'hello.example.com' }), trigger('later', { host: 'later.example.com' })]);
     const after = await open.next();
     assert.notEqual(after.version_info, before.version_info);
-    install(first);
+  });
+
+  it('keeps the last good files when an update is unusable (a key that is not the certificate\'s), and says so once', async () => {
+    install({ cert: first.server.cert, key: other.server.key, ca: first.ca.cert });
+    await eventually(
+      async () => assert.ok(logs.some((l) => l.msg === 'xDS TLS files unusable; new connections get the last good ones' && /tls\.key: is not the key of the certificate in .*tls\.crt/.test(String(l.problem)))),
+      5000,
+      'the problem reported',
+    );
+    // Still the other CA's files, from the test before.
+    assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.envoy) }))).length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 3 * (tls.refreshMs ?? 0)));
+    assert.equal(logs.filter((l) => l.msg === 'xDS TLS files unusable; new connections get the last good ones').length, 1, 'reported once, not on every read');
+    install(filesOf(first));
+    await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(first.ca, first.envoy) }))).length > 0), 5000, 'good files taken again');
   });
 });
 
@@ -161,7 +179,7 @@ describe('xDS without TLS', () => {
       const start = (files: XdsTlsFiles) => new Controller({ source: new SettableSource([]), xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }), xdsTls: files }).start();
       await assert.rejects(start({ certFile: path.join(dir, 'missing.crt'), keyFile: a.server.key, clientCaFile: a.ca.cert }), /--xds-tls-cert .*missing\.crt: cannot read it \(ENOENT\)/);
       await assert.rejects(start({ certFile: a.server.cert, keyFile: b.server.key, clientCaFile: a.ca.cert }), /--xds-tls-key .*b-server\.key: is not the key of the certificate in .*a-server\.crt/);
-      await assert.rejects(start({ certFile: a.server.cert, keyFile: a.server.key, clientCaFile: a.server.key }), /--xds-tls-client-ca .*: not a PEM CA certificate/);
+      await assert.rejects(start({ certFile: a.server.cert, keyFile: a.server.key, clientCaFile: a.server.key }), /--xds-tls-client-ca .*: not a PEM certificate/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -22,15 +22,30 @@ import { hostProblems } from './validate';
 
 export const HOST_POLICY_KIND = 'HostPolicy';
 
+/** How a label selector requirement compares a label with its values. */
+export const SelectorOperator = {
+  In: 'In',
+  NotIn: 'NotIn',
+  Exists: 'Exists',
+  DoesNotExist: 'DoesNotExist',
+} as const;
+export type SelectorOperator = (typeof SelectorOperator)[keyof typeof SelectorOperator];
+
+/** A requirement on one label (metav1.LabelSelectorRequirement). */
 export interface LabelSelectorRequirement {
+  /** The label. */
   key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  /** How the label is compared with `values`. */
+  operator: SelectorOperator;
+  /** For `In` and `NotIn`. */
   values?: string[];
 }
 
-/** metav1.LabelSelector. */
+/** metav1.LabelSelector over namespaces' labels; an empty one selects every namespace. */
 export interface LabelSelector {
-  matchLabels?: Record<string, string>;
+  /** Labels a namespace must have, with these values. */
+  matchLabels?: { [key: string]: string };
+  /** Requirements a namespace's labels must meet, all of them. */
   matchExpressions?: LabelSelectorRequirement[];
 }
 
@@ -80,7 +95,22 @@ export interface ValidHostPolicy {
  * A policy ready for {@link HostOwnership}, and its problems. A policy with problems fails closed:
  * its readable hosts stay reserved, for no namespace, so a typo never opens a host to everyone.
  */
-export function checkedHostPolicy(object: unknown): { policy?: ValidHostPolicy; problems: string[] } {
+export function checkedHostPolicy(object: unknown): HostPolicyCheck {
+  if (object === null || typeof object !== 'object') return checkHostPolicy(object);
+  let check = policyChecks.get(object);
+  if (!check) policyChecks.set(object, (check = checkHostPolicy(object)));
+  return check;
+}
+
+export interface HostPolicyCheck {
+  policy?: ValidHostPolicy;
+  problems: string[];
+}
+
+/** Memoized per object, as trigger checks are: an unchanged policy keeps its identity, and the verdicts made with it. */
+const policyChecks = new WeakMap<object, HostPolicyCheck>();
+
+function checkHostPolicy(object: unknown): HostPolicyCheck {
   const raw = object as { metadata?: { name?: unknown }; spec?: { hosts?: unknown } } | undefined;
   const name = typeof raw?.metadata?.name === 'string' ? raw.metadata.name : '(unnamed)';
   const schema = validateSchema<HostPolicy>('HostPolicy', object);
@@ -116,15 +146,6 @@ export function selectorMatches(selector: LabelSelector, labels: Readonly<Record
   return true;
 }
 
-/** `team=a, tier In (web, api)`. */
-export function describeSelector(selector: LabelSelector): string {
-  const parts = [
-    ...Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(selector.matchExpressions ?? []).map((e) => (e.operator === 'In' || e.operator === 'NotIn' ? `${e.key} ${e.operator} (${(e.values ?? []).join(', ')})` : `${e.key} ${e.operator}`)),
-  ];
-  return parts.length > 0 ? parts.join(', ') : 'every namespace';
-}
-
 /** Allowed, refused (with the reason), or not known yet (a selector over labels the caller cannot see, as in a preview). */
 export type HostVerdict = { allowed: true } | { allowed: false; message: string } | { allowed: 'unknown' };
 
@@ -150,13 +171,13 @@ export class HostOwnership {
     for (const { hosts, grant } of policies) {
       for (const host of hosts) {
         const [table, key] = host.startsWith('*.') ? [this.wildcard, host.slice(2)] : [this.exact, host];
-        const grants = table.get(key) ?? [];
-        if (grants.length === 0) table.set(key, grants);
-        if (!grants.includes(grant)) grants.push(grant);
-        if (table === this.exact && grants.length === 1) {
-          const parent = parentOf(host);
+        let grants = table.get(key);
+        if (!grants) {
+          table.set(key, (grants = []));
+          const parent = table === this.exact ? parentOf(host) : undefined;
           if (parent !== undefined) this.exactUnder.set(parent, [...(this.exactUnder.get(parent) ?? []), host]);
         }
+        if (!grants.includes(grant)) grants.push(grant);
       }
     }
   }
@@ -217,15 +238,11 @@ export class HostOwnership {
         `ask a cluster administrator for a HostPolicy that lets namespace ${namespace} claim it`
       );
     }
-    const who = unit.grants
-      .map((g) => {
-        const allowed = [...(g.names.size > 0 ? [`namespaces ${[...g.names].sort().join(', ')}`] : []), ...(g.selector ? [`namespaces matching ${describeSelector(g.selector)}`] : [])];
-        return `HostPolicy ${g.policy} (${allowed.length > 0 ? allowed.join(' and ') : 'no namespace, until its problems are fixed'})`;
-      })
-      .join('; ');
+    // The policies by name only: what they grant other namespaces is not this namespace's business.
+    const who = [...new Set(unit.grants.map((g) => g.policy))].sort().join(', ');
     const what = unit.name === host ? `host ${host}` : `host ${host} covers ${unit.name}, which`;
     return (
-      `${what} is reserved through ${unit.pattern} by ${who}, and namespace ${namespace} is not among them: ` +
+      `${what} is reserved through ${unit.pattern} by HostPolicy ${who}, which does not let namespace ${namespace} claim it: ` +
       `ask a cluster administrator to add namespace ${namespace} to a HostPolicy for ${unit.pattern}, or claim a host this namespace may claim (the whole trigger is skipped)`
     );
   }

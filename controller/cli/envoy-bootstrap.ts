@@ -4,6 +4,7 @@
  * prints an Envoy bootstrap (JSON) that points Envoy at this controller over ADS, over mTLS when given the files.
  * Save it and run `envoy -c bootstrap.json`.
  */
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { splitHostPort } from '../address';
 import { DEFAULT_ADS_API_TYPE, envoyBootstrap } from '../envoy/bootstrap';
@@ -45,6 +46,9 @@ function main(): void {
   const missing = tlsFlags.filter((f) => values[f] === undefined);
   if (missing.length > 0 && (missing.length < tlsFlags.length || values['tls-server-name'] !== undefined)) {
     throw new Error(`${missing.map((f) => `--${f}`).join(' and ')} missing: mTLS needs Envoy's certificate, its key and the controller's CA`);
+  }
+  if (missing.length === 0 && values['tls-server-name'] === undefined && isIP(xdsHost)) {
+    throw new Error(`--tls-server-name missing: the controller's certificate names DNS names, and ${xdsHost} is an address; give the name it carries`);
   }
   const tls = missing.length === 0 ? { certFile: values['tls-cert']!, keyFile: values['tls-key']!, caFile: values['tls-ca']!, serverName: values['tls-server-name'] } : undefined;
   const bootstrap = envoyBootstrap({ xdsHost, xdsPort, adminPort: Number(values['admin-port']), apiType, tls });

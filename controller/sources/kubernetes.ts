@@ -17,14 +17,19 @@
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { checkedHostPolicy, HOST_POLICY_KIND, type ValidHostPolicy } from '../api/host-policy';
-import { validateSchema, type SchemaKind } from '../api/schema';
+import { checkedHostPolicy, HOST_POLICY_KIND } from '../api/host-policy';
+import { HOSTPOLICY_CRD_PATH, validateSchema, type SchemaKind } from '../api/schema';
 import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
 import { hostPolicyDiagnostic, NO_LABELS, type ManifestDiagnostic } from './manifests';
 import type { Source, SourceObjects } from './source';
 
 interface Resource {
   kind: 'HTTPTrigger' | SchemaKind | 'Namespace';
+  /**
+   * A CRD an install from before it may lack: while the server answers 404, the kind counts as
+   * listed and empty (with a warning naming the file to apply), so the controller still serves.
+   */
+  optionalCrd?: string;
   /** Empty for the core group. */
   group: string;
   version: string;
@@ -43,7 +48,7 @@ export const RESOURCES: readonly Resource[] = [
   // Only a trigger's Workloads become endpoints.
   { kind: 'Workload', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'workloads', namespaced: true, labelSelector: TRIGGER_LABEL },
   { kind: 'Host', group: 'runtime.wasmcloud.dev', version: 'v1alpha1', plural: 'hosts', namespaced: false },
-  { kind: HOST_POLICY_KIND, group: 'control.cosmonic.io', version: 'v1alpha1', plural: 'hostpolicies', namespaced: false },
+  { kind: HOST_POLICY_KIND, group: 'control.cosmonic.io', version: 'v1alpha1', plural: 'hostpolicies', namespaced: false, optionalCrd: HOSTPOLICY_CRD_PATH },
   // Their labels, which HostPolicy selectors match.
   { kind: 'Namespace', group: '', version: 'v1', plural: 'namespaces', namespaced: false },
 ];
@@ -96,7 +101,6 @@ export class KubernetesSource implements Source {
   private readonly informers: Informer[] = [];
   /** Validated copies of runtime objects, by the raw object they came from (keeps identity across reads). */
   private readonly validated = new WeakMap<object, { ok: true; value: unknown } | { ok: false; diagnostic: ManifestDiagnostic }>();
-  private readonly checkedPolicies = new WeakMap<object, { policy?: ValidHostPolicy; diagnostic?: ManifestDiagnostic }>();
   /**
    * Each trigger as the pipeline last read it. A trigger stored anew with the same uid and
    * generation (its status written) routes the same: the pipeline keeps the object it has, so
@@ -127,17 +131,19 @@ export class KubernetesSource implements Source {
         // whole body and every untrimmed object at once.
         const list = async () => {
           const items: KubernetesObject[] = [];
-          // Custom objects come back as plain JSON: the token is `continue`, not the typed `_continue`.
-          let page: { metadata?: { resourceVersion?: string; continue?: string }; items: KubernetesObject[] } | undefined;
+          // Custom objects come back as plain JSON, their token in `continue`; a typed list (Namespaces) has it in `_continue`.
+          let page: { metadata?: { resourceVersion?: string; continue?: string; _continue?: string }; items: KubernetesObject[] } | undefined;
+          let token: string | undefined;
           do {
-            const options = { group, version, plural, labelSelector, limit: LIST_PAGE_SIZE, _continue: page?.metadata?.continue };
+            const options = { group, version, plural, labelSelector, limit: LIST_PAGE_SIZE, _continue: token };
             page = await (resource.kind === 'Namespace'
-              ? (core.listNamespace({ labelSelector, limit: LIST_PAGE_SIZE, _continue: page?.metadata?.continue }) as Promise<NonNullable<typeof page>>)
+              ? core.listNamespace({ labelSelector, limit: LIST_PAGE_SIZE, _continue: token })
               : namespace
                 ? api.listNamespacedCustomObject({ ...options, namespace })
                 : api.listClusterCustomObject(options));
             for (const item of page!.items) items.push(trimmed(item));
-          } while (page!.metadata?.continue);
+            token = page!.metadata?.continue ?? page!.metadata?._continue;
+          } while (token);
           return { metadata: { resourceVersion: page!.metadata?.resourceVersion }, items } as KubernetesListObject<KubernetesObject>;
         };
         const listWatch = new ListWatch<KubernetesObject>(path, new BookmarkWatch(kubeConfig, () => this.closed), list, false, labelSelector, undefined, {
@@ -186,7 +192,19 @@ export class KubernetesSource implements Source {
     const delay = Math.min(maxMs, initialMs * 2 ** informer.failures);
     informer.failures++;
     const reason = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
-    this.options.log.warn({ path, reason, retryInMs: delay, failures: informer.failures }, 'Kubernetes API watch failed; serving the last known objects');
+    const status = (err as { code?: unknown })?.code;
+    const { optionalCrd, plural, group } = informer.resource;
+    if (status === 404 && optionalCrd) {
+      // Said once; the retries keep looking for it.
+      if (!informer.synced) {
+        this.options.log.warn({ path }, `${plural}.${group} is not installed, so none apply; apply ${optionalCrd} (it is picked up without a restart)`);
+        informer.synced = true;
+        checkSynced();
+      }
+    } else {
+      const fix = status === 403 ? { fix: `the controller's RBAC (controller/rbac.yaml) must allow get, list and watch on ${plural}${group ? `.${group}` : ''}` } : {};
+      this.options.log.warn({ path, reason, ...fix, retryInMs: delay, failures: informer.failures }, 'Kubernetes API watch failed; serving the last known objects');
+    }
     informer.retry = setTimeout(() => {
       informer.retry = undefined;
       void this.startInformer(informer, checkSynced);
@@ -212,9 +230,9 @@ export class KubernetesSource implements Source {
           continue;
         }
         if (kind === HOST_POLICY_KIND) {
-          const { policy, diagnostic } = this.checkPolicy(raw);
+          const { policy, problems } = checkedHostPolicy(raw);
           if (policy) objects.hostPolicies.push(policy);
-          if (diagnostic) objects.diagnostics.push(diagnostic);
+          if (problems.length > 0) objects.diagnostics.push(hostPolicyDiagnostic('kubernetes', `${HOST_POLICY_KIND} ${raw.metadata?.name ?? '(unnamed)'}`, policy, problems));
           continue;
         }
         const checked = this.validate(kind, raw);
@@ -280,17 +298,6 @@ export class KubernetesSource implements Source {
       if (found) return found;
     }
     return undefined;
-  }
-
-  private checkPolicy(raw: KubernetesObject): { policy?: ValidHostPolicy; diagnostic?: ManifestDiagnostic } {
-    let checked = this.checkedPolicies.get(raw);
-    if (!checked) {
-      const { policy, problems } = checkedHostPolicy(raw);
-      const label = `${HOST_POLICY_KIND} ${raw.metadata?.name ?? '(unnamed)'}`;
-      checked = { policy, diagnostic: problems.length > 0 ? hostPolicyDiagnostic('kubernetes', label, policy, problems) : undefined };
-      this.checkedPolicies.set(raw, checked);
-    }
-    return checked;
   }
 
   private validate(kind: SchemaKind, raw: KubernetesObject) {

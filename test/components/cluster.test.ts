@@ -186,6 +186,12 @@ describe('Cluster (Pulumi mocks)', function () {
       assert.equal(adminAccessProblem([deploy], 'arn:aws:iam::123456789012:user/alice', deploy), undefined);
       assert.match(String(adminAccessProblem([deploy], assumed, ADMIN)), /`eks.kubeconfigRoleArn` \(arn:aws:iam::123456789012:role\/ci-deploy\)/);
     });
+
+    it('lets a preview role preview a cluster still to be created (the deploy role that runs `pulumi up` is checked then)', () => {
+      const previewing = 'arn:aws:sts::123456789012:assumed-role/wasm-control-preview/gha-pr';
+      assert.match(String(adminAccessProblem([deploy], previewing)), /does not include/);
+      assert.equal(adminAccessProblem([deploy], previewing, undefined, [PREVIEW.replace('ci-preview', 'wasm-control-preview')]), undefined);
+    });
   });
 
   it('leaves the Kubernetes objects out with kubernetesObjects: false, and keeps the AWS side', async () => {

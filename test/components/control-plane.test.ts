@@ -254,7 +254,7 @@ describe('ControlPlane (Pulumi mocks)', () => {
       const envoy = object(r, 'Deployment', 'wasm-control-envoy').spec.template;
       assert.deepEqual(envoy.spec.volumes.find((v: any) => v.name === 'xds-tls'), { name: 'xds-tls', secret: { secretName: 'wasm-control-envoy-xds-tls' } });
       assert.deepEqual(envoy.spec.containers[0].volumeMounts.find((m: any) => m.name === 'xds-tls'), { name: 'xds-tls', mountPath: '/etc/envoy-xds-tls', readOnly: true });
-      const expected = createHash('sha256').update(envoySecret.inputs.stringData['tls.crt']).digest('hex');
+      const expected = createHash('sha256').update(envoySecret.inputs.stringData['tls.crt']).update(envoySecret.inputs.stringData['ca.crt']).digest('hex');
       assert.equal(envoy.metadata.annotations['wasm-control/xds-client-cert-sha256'], expected);
       const bootstrap = JSON.parse(object(r, 'ConfigMap', 'wasm-control-envoy-bootstrap').data['bootstrap.json']);
       const context = bootstrap.static_resources.clusters[0].transport_socket.typed_config.common_tls_context;

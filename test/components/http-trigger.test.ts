@@ -116,7 +116,9 @@ describe('HttpTrigger (Pulumi mocks)', () => {
       const policies = { policies: [{ name: 'platform', hosts: ['*.localhost.cosmonic.sh'], namespaces: { names: ['platform'] } }] };
 
       it('creates the HostPolicy CRD and objects, and tells the controller what unlisted hosts get', async () => {
-        const { r } = await withControlPlane({ hostPolicy: { unlistedHosts: 'deny', ...policies } }, { ...HELLO, namespace: 'platform' });
+        const { r, children, internals } = await withControlPlane({ hostPolicy: { unlistedHosts: 'deny', ...policies } }, { ...HELLO, namespace: 'platform' });
+        assert.equal(internals.triggersAfter.length, 2, 'the CRD and the policy');
+        assert.deepEqual(children.dependsOn('hello-httptrigger'), internals.triggersAfter, 'no trigger is judged before its policy exists');
         const policy = object(r, 'HostPolicy', 'platform');
         assert.deepEqual(policy.spec, { hosts: ['*.localhost.cosmonic.sh'], namespaces: { names: ['platform'] } });
         assert.equal(validateSchema('HostPolicy', policy).ok, true);
@@ -136,6 +138,8 @@ describe('HttpTrigger (Pulumi mocks)', () => {
         assert.ok(String(error.message).includes(`the controller would skip this trigger (HostNotAllowed): ${(refusal as { message: string }).message}`), error.message);
         const allowed = await withControlPlane({ hostPolicy: policies }, { ...HELLO, namespace: 'platform' });
         assert.equal(objects(allowed.r, 'HTTPTrigger').length, 1);
+        const unchecked = await withControlPlane({ hostPolicy: { ...policies, checkTriggers: false } });
+        assert.equal(objects(unchecked.r, 'HTTPTrigger').length, 1, 'with checkTriggers: false the controller decides alone (policies applied elsewhere may grant it)');
       });
 
       it('leaves a label-selector grant to the controller, which sees the namespace labels', async () => {
@@ -148,13 +152,14 @@ describe('HttpTrigger (Pulumi mocks)', () => {
           () => resolveSettings({ controller: CONTROLLER, hostPolicy: { policies: [{ name: 'p', hosts: ['*'], namespaces: { names: ['a'] } }] } }),
           /ControlPlane argument `hostPolicy.policies\[0\]` \(HostPolicy p\): .*spec\.hosts\[0\]/,
         );
-        assert.throws(() => resolveSettings({ controller: CONTROLLER, hostPolicy: { unlistedHosts: 'nobody' as 'deny' } }), /`hostPolicy.unlistedHosts` "nobody" is not a setting: use "allow" or "deny"/);
+        assert.throws(() => resolveSettings({ controller: CONTROLLER, hostPolicy: { unlistedHosts: 'nobody' as 'deny' } }), /`hostPolicy.unlistedHosts` "nobody" is not supported: use one of "allow", "deny"/);
       });
     });
 
     it('is created after the HTTPTrigger CRD', async () => {
       const { children, internals } = await withControlPlane({});
-      assert.deepEqual(children.dependsOn('hello-httptrigger'), [internals.crd]);
+      assert.deepEqual(children.dependsOn('hello-httptrigger'), internals.triggersAfter);
+      assert.equal(internals.triggersAfter.length, 1, 'the CRD, and no HostPolicy here');
     });
 
     it('routes its host from Traefik to Envoy, with its own paths, after the Traefik chart', async () => {

@@ -153,6 +153,31 @@ describe('Kubernetes mode: source and reconciler', () => {
     );
   });
 
+  it('lists Namespaces in pages too: every namespace\'s labels reach HostPolicy selectors', async () => {
+    const { server } = cluster;
+    for (let i = 0; i < 1_100; i++) server.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${i}`, labels: { tenant: i === 1_099 ? 'yes' : 'no' } } });
+    server.put({ apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HostPolicy', metadata: { name: 'tenants' }, spec: { hosts: ['*.apps.example.com'], namespaces: { selector: { matchLabels: { tenant: 'yes' } } } } });
+    server.put(trigger('last', { namespace: 'ns-1099', host: 'last.apps.example.com' }));
+    server.put(trigger('first', { namespace: 'ns-0', host: 'first.apps.example.com' }));
+    const { replica } = await cluster.controller('replica-a');
+    assert.equal(replica.source.read().namespaces.length, 1_100);
+    assert.deepEqual((await routes(replica)).map((r) => r.trigger), ['ns-1099/last'], 'the 1,100th namespace\'s labels were read');
+    const namespaceLists = cluster.server.requests.filter((r) => r.startsWith('GET /api/v1/namespaces?') && !r.includes('watch=true'));
+    assert.equal(namespaceLists.length, 3);
+  });
+
+  it('serves without the HostPolicy CRD (none apply, with a warning naming the file) and picks the CRD up once installed', async () => {
+    const { server } = cluster;
+    server.uninstalled.add('hostpolicies');
+    server.put(trigger('open', { host: 'open.example.com' }));
+    const { replica, logs } = await cluster.controller('replica-a', { backoff: { initialMs: 20, maxMs: 50 } });
+    assert.deepEqual((await routes(replica)).map((r) => r.trigger), ['default/open']);
+    assert.equal(logs.filter((l) => /hostpolicies\.control\.cosmonic\.io is not installed, so none apply; apply controller\/crd\/hostpolicies\.control\.cosmonic\.io\.yaml/.test(String(l.msg))).length, 1);
+    server.uninstalled.delete('hostpolicies');
+    server.put({ apiVersion: 'control.cosmonic.io/v1alpha1', kind: 'HostPolicy', metadata: { name: 'elsewhere' }, spec: { hosts: ['open.example.com'], namespaces: { names: ['other'] } } });
+    await cluster.changes.until('the policy applied', () => cluster.condition('open', 'Accepted')?.reason === 'HostNotAllowed');
+  });
+
   it('resolves nothing on a status-only change, and restores a status someone else overwrote with one write', async () => {
     const { server } = cluster;
     server.put(trigger('kept', { host: 'kept.example.com' }));

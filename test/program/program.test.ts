@@ -18,7 +18,7 @@ const program = (): Program => require('../../index') as Program;
 
 const STACKS = fs.readdirSync(path.join(packageRoot(), 'stacks')).filter((f) => /^Pulumi\.[\w-]+\.yaml$/.test(f)).map((f) => f.split('.')[1]);
 
-function run(stack: string, options: { preview?: boolean; existingEksClusters?: string[] } = {}) {
+function run(stack: string, options: { preview?: boolean; existingEksClusters?: string[]; callerArn?: string } = {}) {
   return underMocks({ stack, config: stackConfig(stack), ...options }, () => program()());
 }
 
@@ -259,6 +259,13 @@ describe('the Pulumi program under mocks, per stack', function () {
       // The pod identity role of the load balancer controller is AWS, so it is previewed; its chart is not.
       assert.equal(ofType(r, 'aws:eks/podIdentityAssociation:PodIdentityAssociation').length, 1);
       assert.ok('controllerImage' in result);
+    });
+
+    it('staging, first preview run by the pull-request workflow\'s preview role: passes the access check (it creates nothing)', async () => {
+      const previewRole = (JSON.parse(stackConfig('staging')['wasm-control:eks']) as { previewRoleArns: string[] }).previewRoleArns[0];
+      const [, account, name] = /^arn:aws:iam::(\d{12}):role\/(.+)$/.exec(previewRole)!;
+      const { registered: r } = await run('staging', { preview: true, existingEksClusters: [], callerArn: `arn:aws:sts::${account}:assumed-role/${name}/gha-pr` });
+      assert.equal(ofType(r, 'aws:eks/cluster:Cluster').length, 1);
     });
 
     it('prod, preview once the cluster exists: everything, as in an update', async () => {

@@ -219,7 +219,7 @@ describe('real API server: the controller as its ServiceAccount', function () {
     await accepted('team-a', 'owner', 'Accepted');
     await eventually(async () => assert.deepEqual(await servedTo(), ['team-a/owner']), 5000, 'the owner served');
     const refusal = (await getJson('httptrigger', 'squat', '-n', 'squatters')).status.conditions.find((c: Obj) => c.type === 'Accepted');
-    assert.match(refusal.message, /reserved through owned\.test by HostPolicy team-a \(namespaces matching team=a\), and namespace squatters is not among them/);
+    assert.match(refusal.message, /reserved through owned\.test by HostPolicy team-a, which does not let namespace squatters claim it/);
     await eventually(
       async () => assert.equal((await getJson('events', '-n', 'squatters', '--field-selector', 'reason=HostNotAllowed,involvedObject.name=squat')).items[0]?.type, 'Warning'),
       5000,

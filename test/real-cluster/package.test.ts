@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../controller/package-root';
-import { standInChart } from '../support/e2e-stack';
+import { e2eXdsCertificates, standInChart } from '../support/e2e-stack';
 import { builtBinaries, RealCluster } from '../support/real-cluster';
 
 const run = promisify(execFile);
@@ -62,7 +62,11 @@ main().catch((err) => {
 });
 `;
 
-/** A program of the installed package, previewed through the consumer's own Automation API (argv: Pulumi root, kubeconfig, runtime chart, work dir). */
+/**
+ * A program of the installed package, previewed through the consumer's own Automation API (argv:
+ * Pulumi root, kubeconfig, runtime chart, work dir, a JSON file of xDS certificates: the Pulumi TLS
+ * provider that would issue them cannot be built here).
+ */
 const PREVIEW = `const fs = require('node:fs');
 const path = require('node:path');
 const k8s = require('@pulumi/kubernetes');
@@ -70,12 +74,20 @@ const { LocalWorkspace, PulumiCommand } = require('@pulumi/pulumi/automation');
 const { ControlPlane, HostGroup, HttpTrigger } = require('wasm-control');
 
 async function main() {
-  const [pulumiRoot, kubeconfig, runtimeChart, workDir] = process.argv.slice(2);
+  const [pulumiRoot, kubeconfig, runtimeChart, workDir, certificatesFile] = process.argv.slice(2);
+  const certificates = JSON.parse(fs.readFileSync(certificatesFile, 'utf8'));
   const program = async () => {
     const provider = new k8s.Provider('cluster', { kubeconfig: fs.readFileSync(kubeconfig, 'utf8') });
     const controlPlane = new ControlPlane(
       'cp',
-      { controller: { image: 'wasm-control:consumer', replicas: 1 }, envoy: { replicas: 1 }, ingress: { enabled: false }, runtime: { chart: { path: runtimeChart } }, perses: { enabled: false } },
+      {
+        controller: { image: 'wasm-control:consumer', replicas: 1 },
+        envoy: { replicas: 1 },
+        ingress: { enabled: false },
+        runtime: { chart: { path: runtimeChart } },
+        perses: { enabled: false },
+        xdsTls: { certificates },
+      },
       { provider },
     );
     new HostGroup('blobs', { controlPlane }, { provider });
@@ -183,7 +195,9 @@ describe('the npm package, installed into another program', function () {
     try {
       fs.writeFileSync(path.join(project, 'preview.js'), PREVIEW);
       const work = path.join(dir, 'pulumi');
-      const { stdout } = await node(['preview.js', path.dirname(pulumiBin), cluster.adminKubeconfig, standInChart('runtime-operator').path, work]).catch((err: Error & { stderr?: string }) => {
+      const certificates = path.join(dir, 'xds-certificates.json');
+      fs.writeFileSync(certificates, JSON.stringify(await e2eXdsCertificates(dir)));
+      const { stdout } = await node(['preview.js', path.dirname(pulumiBin), cluster.adminKubeconfig, standInChart('runtime-operator').path, work, certificates]).catch((err: Error & { stderr?: string }) => {
         throw new Error(`pulumi preview of the consumer's program failed:\n${err.stderr}`);
       });
       const { changes, types } = JSON.parse(stdout) as { changes: Record<string, number>; types: string[] };

@@ -74,6 +74,8 @@ export class FakeApiServer {
   onChange: () => void = () => {};
   /** Writes refused because the validator found problems. */
   readonly invalidWrites: { path: string; problems: string[] }[] = [];
+  /** Resources (plurals) answered 404, as a server without their CRD answers. */
+  readonly uninstalled = new Set<string>();
   /** How long each write takes to answer (a loaded API server), and the most ever in flight at once. */
   writeDelayMs = 0;
   maxWritesInFlight = 0;
@@ -218,6 +220,7 @@ export class FakeApiServer {
       /^\/apis\/([^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/(status))?$/.exec(url.pathname);
     if (!m) throw new HttpError(404, 'NotFound', `no route for ${url.pathname}`);
     const [, groupVersion, namespace, plural, name, sub] = m;
+    if (this.uninstalled.has(plural)) throw new HttpError(404, 'NotFound', 'the server could not find the requested resource');
     const collection = collectionOf(groupVersion, plural);
     const method = req.method ?? 'GET';
     if (!name) {
@@ -454,8 +457,10 @@ function labelSelector(text: string | null): (o: Obj) => boolean {
   return (o) => terms.every(([k, v]) => (v === undefined ? k in (o.metadata.labels ?? {}) : o.metadata.labels?.[k] === v));
 }
 
+/** The resource name of a kind, as the API server derives it (HostPolicy → hostpolicies). */
 export function pluralOf(kind: string): string {
-  return `${kind.toLowerCase()}s`;
+  const lower = kind.toLowerCase();
+  return /[^aeiou]y$/.test(lower) ? `${lower.slice(0, -1)}ies` : `${lower}s`;
 }
 
 function collectionOf(apiVersion: string, plural: string): string {
