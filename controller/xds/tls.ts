@@ -67,8 +67,7 @@ export function xdsServerCredentials(files: XdsTlsFiles, events: XdsTlsEvents): 
   return { credentials: grpc.experimental.createCertificateProviderServerCredentials(provider, provider, true), loaded: provider.loaded };
 }
 
-type CaListener = grpc.experimental.CaCertificateUpdateListener;
-type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
+type Listener<U> = (update: U | null) => void;
 
 /**
  * Forwards only usable updates; reports the rest once each. The files are one unit: the watcher
@@ -76,11 +75,10 @@ type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
  * held back too, so the server never mixes one Secret's CA with another's certificate.
  */
 class CheckedCertificates implements grpc.experimental.CertificateProvider {
-  private readonly caListeners = new Map<CaListener, CaListener>();
-  private readonly identityListeners = new Map<IdentityListener, IdentityListener>();
-  private lastCa?: Buffer;
-  private lastCertificate?: Buffer;
-  private lastProblem = { ca: '', identity: '' };
+  /** The wrapper given to the file watcher for each of the server's listeners, to remove it by. */
+  private readonly wrappers = new Map<Listener<never>, Listener<never>>();
+  /** The last certificate and CA forwarded, and the last problem reported, of each kind. */
+  private readonly last = { identity: { pem: undefined as Buffer | undefined, problem: '' }, ca: { pem: undefined as Buffer | undefined, problem: '' } };
   private identityUsable = false;
   private markLoaded = () => {};
   /** Resolves once the server holds a certificate and a client CA (the files are read after it binds). */
@@ -92,54 +90,61 @@ class CheckedCertificates implements grpc.experimental.CertificateProvider {
     private readonly events: XdsTlsEvents,
   ) {}
 
-  addCaCertificateListener(listener: CaListener): void {
-    const checked: CaListener = (update) => {
-      const problem = !update ? `${this.paths.clientCaFile}: cannot be read` : described(certificateProblem(this.paths.clientCaFile, update.caCertificate));
-      if (!this.usable('ca', problem) || !update || !this.identityUsable) return;
-      if (!this.lastCa?.equals(update.caCertificate)) {
-        if (this.lastCa) this.events.onRenewed('client CA', new crypto.X509Certificate(update.caCertificate).validTo);
-        this.lastCa = update.caCertificate;
-      }
+  addIdentityCertificateListener(listener: Listener<grpc.experimental.IdentityCertificateUpdate>): void {
+    this.files.addIdentityCertificateListener(
+      this.wrap(listener, (update) => {
+        const problem = update ? described(identityProblem(this.paths, update)) : `${this.paths.certFile} or ${this.paths.keyFile}: cannot be read`;
+        this.identityUsable = this.accepted('identity', problem, update?.certificate);
+        return this.identityUsable;
+      }),
+    );
+  }
+
+  addCaCertificateListener(listener: Listener<grpc.experimental.CaCertificateUpdate>): void {
+    this.files.addCaCertificateListener(
+      this.wrap(listener, (update) => {
+        const problem = update ? described(certificateProblem(this.paths.clientCaFile, update.caCertificate)) : `${this.paths.clientCaFile}: cannot be read`;
+        // Held back, unreported, with the unusable identity it was read with (that one is reported).
+        return this.identityUsable && this.accepted('ca', problem, update?.caCertificate);
+      }),
+    );
+  }
+
+  removeIdentityCertificateListener(listener: Listener<grpc.experimental.IdentityCertificateUpdate>): void {
+    this.files.removeIdentityCertificateListener(this.unwrap(listener));
+  }
+
+  removeCaCertificateListener(listener: Listener<grpc.experimental.CaCertificateUpdate>): void {
+    this.files.removeCaCertificateListener(this.unwrap(listener));
+  }
+
+  private wrap<U>(listener: Listener<U>, usable: (update: U | null) => boolean): Listener<U> {
+    const wrapper: Listener<U> = (update) => {
+      if (!usable(update)) return;
       listener(update);
-      if (this.lastCertificate) this.markLoaded();
+      if (this.last.identity.pem && this.last.ca.pem) this.markLoaded();
     };
-    this.caListeners.set(listener, checked);
-    this.files.addCaCertificateListener(checked);
+    this.wrappers.set(listener as Listener<never>, wrapper as Listener<never>);
+    return wrapper;
   }
 
-  removeCaCertificateListener(listener: CaListener): void {
-    const checked = this.caListeners.get(listener);
-    this.caListeners.delete(listener);
-    if (checked) this.files.removeCaCertificateListener(checked);
+  private unwrap<U>(listener: Listener<U>): Listener<U> {
+    const wrapper = this.wrappers.get(listener as Listener<never>) as Listener<U> | undefined;
+    this.wrappers.delete(listener as Listener<never>);
+    return wrapper ?? listener;
   }
 
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    const checked: IdentityListener = (update) => {
-      const problem = !update ? `${this.paths.certFile} or ${this.paths.keyFile}: cannot be read` : described(identityProblem(this.paths, update));
-      this.identityUsable = this.usable('identity', problem);
-      if (!this.identityUsable || !update) return;
-      if (!this.lastCertificate?.equals(update.certificate)) {
-        if (this.lastCertificate) this.events.onRenewed('certificate', new crypto.X509Certificate(update.certificate).validTo);
-        this.lastCertificate = update.certificate;
-      }
-      listener(update);
-      if (this.lastCa) this.markLoaded();
-    };
-    this.identityListeners.set(listener, checked);
-    this.files.addIdentityCertificateListener(checked);
-  }
-
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    const checked = this.identityListeners.get(listener);
-    this.identityListeners.delete(listener);
-    if (checked) this.files.removeIdentityCertificateListener(checked);
-  }
-
-  /** Reports a problem when it first appears; true when there is none. */
-  private usable(which: 'ca' | 'identity', problem: string | undefined): boolean {
-    if (problem && problem !== this.lastProblem[which]) this.events.onProblem(`${problem}; the last good files stay in use`);
-    this.lastProblem[which] = problem ?? '';
-    return !problem;
+  /** Reports a problem when it first appears, and a renewal when a new certificate is taken; true when usable. */
+  private accepted(which: 'identity' | 'ca', problem: string | undefined, pem: Buffer | undefined): boolean {
+    const last = this.last[which];
+    if (problem && problem !== last.problem) this.events.onProblem(`${problem}; the last good files stay in use`);
+    last.problem = problem ?? '';
+    if (problem || !pem) return false;
+    if (!last.pem?.equals(pem)) {
+      if (last.pem) this.events.onRenewed(which === 'ca' ? 'client CA' : 'certificate', new crypto.X509Certificate(pem).validTo);
+      last.pem = pem;
+    }
+    return true;
   }
 }
 
