@@ -47,7 +47,7 @@ export class KubernetesController {
   constructor(options: KubernetesModeOptions) {
     const { kubeConfig, log } = options;
     this.log = log;
-    this.source = new KubernetesSource({ kubeConfig, namespaces: options.namespaces, log, backoff: options.backoff, onStoredChange: (key) => this.reconciler.touch(key) });
+    this.source = new KubernetesSource({ kubeConfig, namespaces: options.namespaces, log, backoff: options.backoff, onStoredChange: (kind, key) => this.reconciler.touch(kind, key) });
     if (options.nats) {
       this.heartbeats = new HeartbeatMonitor({ ...options.nats, log, onChange: () => this.reconciler.kick() });
     } else {

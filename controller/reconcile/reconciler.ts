@@ -152,10 +152,10 @@ export class Reconciler {
     this.kick();
   }
 
-  /** A stored trigger or WorkloadDeployment of this key changed: check that one trigger (and the deployment's placement). */
-  touch(key: string): void {
+  /** A stored trigger or WorkloadDeployment of this key changed: check that one trigger (and a deployment's placement). */
+  touch(kind: 'HTTPTrigger' | 'WorkloadDeployment', key: string): void {
     if (this.routed.has(key)) this.enqueue(key);
-    if (this.options.heartbeats) this.enqueue(PLAIN_DEPLOYMENT + key);
+    if (kind === 'WorkloadDeployment' && this.options.heartbeats) this.enqueue(PLAIN_DEPLOYMENT + key);
   }
 
   /** Leadership changed: forget what the previous term wrote (another leader may have written since). */

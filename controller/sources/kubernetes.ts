@@ -64,7 +64,7 @@ export interface KubernetesSourceOptions {
    * A stored HTTPTrigger or WorkloadDeployment changed in a way no route depends on (a status, a
    * WorkloadDeployment's anything): the reconciler's business only, so no resolve follows.
    */
-  onStoredChange?: (key: string) => void;
+  onStoredChange?: (kind: 'HTTPTrigger' | 'WorkloadDeployment', key: string) => void;
 }
 
 /**
@@ -107,6 +107,8 @@ export class KubernetesSource implements Source {
    * nothing is validated or resolved again.
    */
   private routed = new Map<string, KubernetesObject>();
+  /** WorkloadDeployments whose diagnostic the last reads reported. */
+  private readonly invalidDeployments = new Set<string>();
   private closed = false;
   private markSynced = () => {};
   /** Pending reconnect delays, cut short by close() so no timer outlives the source. */
@@ -163,9 +165,18 @@ export class KubernetesSource implements Source {
 
   private changed(kind: Resource['kind'], verb: 'add' | 'update' | 'delete', object: KubernetesObject, onChange: () => void): void {
     const key = objectKey({ namespace: object.metadata?.namespace, name: object.metadata?.name ?? '' });
-    const routesTheSame = kind === 'WorkloadDeployment' || (kind === 'HTTPTrigger' && verb === 'update' && sameRoutes(this.routed.get(key), object));
-    if (routesTheSame) this.options.onStoredChange?.(key);
-    else onChange();
+    if (kind === 'WorkloadDeployment') {
+      this.options.onStoredChange?.(kind, key);
+      // No route depends on one; only an invalid one's diagnostic does, which a resolve reports or withdraws.
+      const invalid = verb !== 'delete' && !this.validate(kind, object).ok;
+      if (invalid === this.invalidDeployments.has(key)) return;
+      if (invalid) this.invalidDeployments.add(key);
+      else this.invalidDeployments.delete(key);
+    } else if (kind === 'HTTPTrigger' && verb === 'update' && sameRoutes(this.routed.get(key), object)) {
+      this.options.onStoredChange?.(kind, key);
+      return;
+    }
+    onChange();
   }
 
   private async startInformer(informer: Informer, checkSynced: () => void): Promise<void> {
@@ -235,11 +246,11 @@ export class KubernetesSource implements Source {
           if (problems.length > 0) objects.diagnostics.push(hostPolicyDiagnostic('kubernetes', `${HOST_POLICY_KIND} ${raw.metadata?.name ?? '(unnamed)'}`, policy, problems));
           continue;
         }
+        // WorkloadDeployments are the reconciler's (workloadDeployments()); only their diagnostics are read here.
         const checked = this.validate(kind, raw);
         if (!checked.ok) objects.diagnostics.push(checked.diagnostic);
-        else if (kind === 'WorkloadDeployment') objects.workloadDeployments.push(checked.value as WorkloadDeployment);
         else if (kind === 'Workload') objects.workloads.push(checked.value as Workload);
-        else objects.hosts.push(checked.value as Host);
+        else if (kind === 'Host') objects.hosts.push(checked.value as Host);
       }
     }
     this.routed = routed;

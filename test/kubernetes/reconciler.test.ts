@@ -178,6 +178,22 @@ describe('Kubernetes mode: source and reconciler', () => {
     await cluster.changes.until('the policy applied', () => cluster.condition('open', 'Accepted')?.reason === 'HostNotAllowed');
   });
 
+  it('reports an invalid WorkloadDeployment and withdraws the report once it is fixed, without resolving for valid changes', async () => {
+    const { server } = cluster;
+    const deployment = (spec: Obj) => ({ apiVersion: 'runtime.wasmcloud.dev/v1alpha1', kind: 'WorkloadDeployment', metadata: { name: 'plain', namespace: 'default' }, spec });
+    server.put(deployment({ replicas: 1 }));
+    const { replica, logs } = await cluster.controller('replica-a');
+    const reported = async () => ((await adminJson(replica, '/debug/config_dump')).diagnostics as { object?: string }[]).filter((d) => d.object === 'WorkloadDeployment default/plain');
+    assert.equal((await reported()).length, 1);
+    const valid = { replicas: 1, template: { spec: { components: [{ name: 'c', image: 'ghcr.io/example/c:0.1.0' }] } } };
+    server.put(deployment(valid));
+    await cluster.changes.until('the report withdrawn', () => logs.filter((l) => l.msg === 'routing updated').length === 2);
+    assert.deepEqual(await reported(), []);
+    server.put(deployment({ ...valid, replicas: 2 }));
+    await cluster.changes.until('the change seen', () => (replica.source.workloadDeployments()[0]?.spec.replicas === 2 ? true : undefined));
+    assert.equal(logs.filter((l) => l.msg === 'routing updated').length, 2, 'a valid WorkloadDeployment changes no route');
+  });
+
   it('resolves nothing on a status-only change, and restores a status someone else overwrote with one write', async () => {
     const { server } = cluster;
     server.put(trigger('kept', { host: 'kept.example.com' }));
