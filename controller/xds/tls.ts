@@ -79,7 +79,6 @@ class CheckedCertificates implements grpc.experimental.CertificateProvider {
   private readonly wrappers = new Map<Listener<never>, Listener<never>>();
   /** The last certificate and CA forwarded, and the last problem reported, of each kind. */
   private readonly last = { identity: { pem: undefined as Buffer | undefined, problem: '' }, ca: { pem: undefined as Buffer | undefined, problem: '' } };
-  private identityUsable = false;
   private markLoaded = () => {};
   /** Resolves once the server holds a certificate and a client CA (the files are read after it binds). */
   readonly loaded = new Promise<void>((resolve) => (this.markLoaded = resolve));
@@ -92,21 +91,17 @@ class CheckedCertificates implements grpc.experimental.CertificateProvider {
 
   addIdentityCertificateListener(listener: Listener<grpc.experimental.IdentityCertificateUpdate>): void {
     this.files.addIdentityCertificateListener(
-      this.wrap(listener, (update) => {
-        const problem = update ? described(identityProblem(this.paths, update)) : `${this.paths.certFile} or ${this.paths.keyFile}: cannot be read`;
-        this.identityUsable = this.accepted('identity', problem, update?.certificate);
-        return this.identityUsable;
-      }),
+      this.wrap('identity', listener, (update) => [update.certificate, update.privateKey], (update) =>
+        update ? described(identityProblem(this.paths, update)) : `${this.paths.certFile} or ${this.paths.keyFile}: cannot be read`,
+      ),
     );
   }
 
   addCaCertificateListener(listener: Listener<grpc.experimental.CaCertificateUpdate>): void {
     this.files.addCaCertificateListener(
-      this.wrap(listener, (update) => {
-        const problem = update ? described(certificateProblem(this.paths.clientCaFile, update.caCertificate)) : `${this.paths.clientCaFile}: cannot be read`;
-        // Held back, unreported, with the unusable identity it was read with (that one is reported).
-        return this.identityUsable && this.accepted('ca', problem, update?.caCertificate);
-      }),
+      this.wrap('ca', listener, (update) => [update.caCertificate], (update) =>
+        update ? described(certificateProblem(this.paths.clientCaFile, update.caCertificate)) : `${this.paths.clientCaFile}: cannot be read`,
+      ),
     );
   }
 
@@ -118,9 +113,24 @@ class CheckedCertificates implements grpc.experimental.CertificateProvider {
     this.files.removeCaCertificateListener(this.unwrap(listener));
   }
 
-  private wrap<U>(listener: Listener<U>, usable: (update: U | null) => boolean): Listener<U> {
+  /** The last certificate and key read are usable (the CA read with them may be passed on). */
+  private get identityUsable(): boolean {
+    return this.last.identity.problem === '' && this.last.identity.pem !== undefined;
+  }
+
+  private wrap<U>(which: 'identity' | 'ca', listener: Listener<U>, bytesOf: (update: U) => Buffer[], problemOf: (update: U | null) => string | undefined): Listener<U> {
+    let passedOn: Buffer[] | undefined;
     const wrapper: Listener<U> = (update) => {
-      if (!usable(update)) return;
+      const bytes = update ? bytesOf(update) : undefined;
+      // The watcher hands over every read, changed or not: what this listener has already is neither checked nor applied again.
+      if (bytes && passedOn?.every((b, i) => b.equals(bytes[i]))) {
+        this.last[which].problem = '';
+        return;
+      }
+      // A CA read alongside an unusable key is held back, unreported (the key's problem is).
+      if (which === 'ca' && !this.identityUsable) return;
+      if (!this.accepted(which, problemOf(update), bytes?.[0])) return;
+      passedOn = bytes;
       listener(update);
       if (this.last.identity.pem && this.last.ca.pem) this.markLoaded();
     };
