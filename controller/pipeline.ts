@@ -67,8 +67,10 @@ export class Pipeline {
 
   private hostOwnership(policies: readonly ValidHostPolicy[], namespaces: readonly NamespaceLabels[]): HostOwnership {
     const last = this.ownership;
+    // Labels matter only to selector grants: without one, a namespace created or relabelled changes no verdict.
+    const labelsMatter = policies.some((p) => p.grant.selector);
     const sameNamespaces = (a: readonly NamespaceLabels[]) => a.length === namespaces.length && a.every((n, i) => n.name === namespaces[i].name && n.labels === namespaces[i].labels);
-    if (last && sameObjects(last.policies, policies) && sameNamespaces(last.namespaces)) return last.value;
+    if (last && sameObjects(last.policies, policies) && (!labelsMatter || sameNamespaces(last.namespaces))) return last.value;
     const value = new HostOwnership(policies, this.unlistedHosts, new Map(namespaces.map((n) => [n.name, n.labels])));
     this.ownership = { policies, namespaces, value };
     return value;

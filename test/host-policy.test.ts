@@ -172,6 +172,10 @@ describe('host ownership (HostPolicy)', () => {
         assert.deepEqual(admitted(unlabelled, policies, [triggers[0], trigger('blue', { namespace: 'blue', host: 'blue.apps.example.com', timeout: '5s' })]), []);
         assert.equal(checks, 1, 'only the edited trigger');
         assert.deepEqual(admitted([{ name: 'red', labels: { tenant: 'true' } }]), ['red/red']);
+        const byName = [valid('named', ['*.apps.example.com'], { names: ['red', 'blue'] })];
+        admitted(unlabelled, byName);
+        assert.deepEqual(admitted([{ name: 'red', labels: { any: 'label' } }, { name: 'new', labels: {} }], byName).sort(), ['blue/blue', 'red/red']);
+        assert.equal(checks, 0, 'no selector grant: namespaces created or relabelled change no verdict');
         assert.deepEqual(admitted(unlabelled), []);
         assert.deepEqual(admitted(unlabelled, []).sort(), ['blue/blue', 'red/red'], 'the policy deleted');
       } finally {

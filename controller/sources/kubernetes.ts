@@ -107,6 +107,8 @@ export class KubernetesSource implements Source {
    * nothing is validated or resolved again.
    */
   private routed = new Map<string, KubernetesObject>();
+  /** Each namespace's labels as the last read gave them. */
+  private namespaceLabels = new Map<string, Readonly<Record<string, string>>>();
   /** WorkloadDeployments whose diagnostic the last reads reported. */
   private readonly invalidDeployments = new Set<string>();
   private closed = false;
@@ -175,6 +177,10 @@ export class KubernetesSource implements Source {
     } else if (kind === 'HTTPTrigger' && verb === 'update' && sameRoutes(this.routed.get(key), object)) {
       this.options.onStoredChange?.(kind, key);
       return;
+    } else if (kind === 'Namespace' && verb === 'update') {
+      // Of a namespace, only its labels reach a route (through HostPolicy selectors).
+      const last = this.namespaceLabels.get(object.metadata?.name ?? '');
+      if (last && sameLabels(last, object.metadata?.labels ?? NO_LABELS)) return;
     }
     onChange();
   }
@@ -237,7 +243,8 @@ export class KubernetesSource implements Source {
           continue;
         }
         if (kind === 'Namespace') {
-          objects.namespaces.push({ name: raw.metadata?.name ?? '', labels: raw.metadata?.labels ?? NO_LABELS });
+          const name = raw.metadata?.name ?? '';
+          objects.namespaces.push({ name, labels: this.labelsOf(name, raw) });
           continue;
         }
         if (kind === HOST_POLICY_KIND) {
@@ -254,7 +261,15 @@ export class KubernetesSource implements Source {
       }
     }
     this.routed = routed;
+    this.namespaceLabels = new Map(objects.namespaces.map((n) => [n.name, n.labels]));
     return objects;
+  }
+
+  /** A namespace's labels, as the same object while they are equal: host verdicts made with them stay valid. */
+  private labelsOf(name: string, raw: KubernetesObject): Readonly<Record<string, string>> {
+    const labels = raw.metadata?.labels ?? NO_LABELS;
+    const last = this.namespaceLabels.get(name);
+    return last && sameLabels(last, labels) ? last : labels;
   }
 
   /** The HTTPTrigger as stored (with status and resourceVersion), for the reconciler. */
@@ -335,6 +350,11 @@ export function trimmed<T extends KubernetesObject>(object: T): T {
   const { managedFields: _managedFields, annotations, ...kept } = metadata;
   const hash = annotations?.[APPLIED_HASH_ANNOTATION];
   return { ...object, metadata: hash === undefined ? kept : { ...kept, annotations: { [APPLIED_HASH_ANNOTATION]: hash } } };
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 /** The same trigger at the same generation: its spec, name and creation time, all a route depends on, are unchanged. */

@@ -6,10 +6,11 @@
  * apply, garbage collection, leader failover) is proven in test/real-cluster/.
  */
 import * as assert from 'node:assert/strict';
+import pino from 'pino';
 import { APPLIED_HASH_ANNOTATION, TRIGGER_LABEL } from '../../controller/api/types';
 import { triggerUpstreamHost } from '../../controller/api/validate';
 import { RECONCILED } from '../../controller/reconcile/reconciler';
-import { RESOURCES } from '../../controller/sources/kubernetes';
+import { KubernetesSource, RESOURCES } from '../../controller/sources/kubernetes';
 import { host, trigger, workload } from '../support/fixtures';
 import { adminJson, requestsOutsideRbac, TestCluster } from './harness';
 
@@ -164,6 +165,32 @@ describe('Kubernetes mode: source and reconciler', () => {
     assert.deepEqual((await routes(replica)).map((r) => r.trigger), ['ns-1099/last'], 'the 1,100th namespace\'s labels were read');
     const namespaceLists = cluster.server.requests.filter((r) => r.startsWith('GET /api/v1/namespaces?') && !r.includes('watch=true'));
     assert.equal(namespaceLists.length, 3);
+  });
+
+  it('reports a namespace\'s label change to the pipeline, not its other changes', async () => {
+    const { server } = cluster;
+    const namespace = (labels: Obj, annotations: Obj = {}) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team', labels, annotations } });
+    server.put(namespace({ tenant: 'no' }));
+    // The source alone, so that every change it reports is counted (a controller coalesces them).
+    const source = new KubernetesSource({ kubeConfig: server.kubeConfig(), log: pino({ level: 'silent' }) });
+    let reported = 0;
+    await source.start(() => {
+      reported++;
+      cluster.changes.notify();
+    });
+    try {
+      const labels = () => source.read().namespaces.find((n) => n.name === 'team')?.labels;
+      const first = labels();
+      reported = 0; // the initial list's
+      server.put(namespace({ tenant: 'no' }, { note: 'an annotation only' }));
+      // Events on one watch arrive in order: once the label change is seen, so was the annotation.
+      server.put(namespace({ tenant: 'yes' }, { note: 'an annotation only' }));
+      await cluster.changes.until('the label seen', () => reported > 0 && labels()?.tenant === 'yes');
+      assert.equal(reported, 1, 'the annotation-only change reported nothing');
+      assert.notEqual(labels(), first);
+    } finally {
+      await source.close();
+    }
   });
 
   it('serves without the HostPolicy CRD (none apply, with a warning naming the file) and picks the CRD up once installed', async () => {
