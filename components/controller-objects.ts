@@ -5,6 +5,7 @@
  * NetworkPolicy that lets only Envoy reach the xDS port.
  */
 import { controllerMemory } from '../controller/memory-sizing';
+import { xdsTlsArgs } from '../controller/cli/flags';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
@@ -92,9 +93,7 @@ export function deployment(s: Settings): k8s.apps.v1.DeploymentArgs {
                 '--admin-address', `0.0.0.0:${PORTS.controllerAdmin}`,
                 '--debug-address', `127.0.0.1:${PORTS.controllerDebug}`,
                 '--unlisted-hosts', s.hostPolicy.unlistedHosts,
-                '--xds-tls-cert', controllerTls.cert,
-                '--xds-tls-key', controllerTls.key,
-                '--xds-tls-client-ca', controllerTls.ca,
+                ...xdsTlsArgs({ certFile: controllerTls.cert, keyFile: controllerTls.key, clientCaFile: controllerTls.ca }),
                 '--log-level', c.logLevel,
               ],
               env: [

@@ -8,12 +8,13 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import * as prom from 'prom-client';
 import { isLoopback, splitHostPort } from './address';
+import { XDS_TLS_FLAGS } from './cli/flags';
 import type { UnlistedHosts } from './api/host-policy';
 import { Pipeline, resourceList, type PipelineOutput } from './pipeline';
 import type { Source, SourceObjects } from './sources/source';
 import { AdsServer, SHUTDOWN_GRACE_MS } from './xds/server';
 import { SnapshotBuilder, type Snapshot } from './xds/snapshot';
-import { checkXdsTlsFiles, XDS_TLS_FLAGS, xdsServerCredentials, type XdsTlsFiles } from './xds/tls';
+import { checkXdsTlsFiles, xdsServerCredentials, type XdsTlsFiles } from './xds/tls';
 
 export interface ControllerOptions {
   source: Source;
@@ -133,7 +134,7 @@ export class Controller {
           `give ${Object.values(XDS_TLS_FLAGS).join(', ')} (the ControlPlane mounts them), or listen on 127.0.0.1`,
       );
     }
-    log.warn({ xds: xdsAddress }, 'xDS in plaintext, on loopback only: give --xds-tls-cert, --xds-tls-key and --xds-tls-client-ca to serve other machines');
+    log.warn({ xds: xdsAddress }, `xDS in plaintext, on loopback only: give ${Object.values(XDS_TLS_FLAGS).join(', ')} to serve other machines`);
     return {};
   }
 

@@ -7,12 +7,13 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { CONTROLLER_PORTS, isLoopback, splitHostPort } from './address';
 import { unlistedHostsSetting } from './api/host-policy';
+import { allOrNone, XDS_TLS_FLAGS } from './cli/flags';
 import { Controller } from './controller';
 import { KubernetesController } from './reconcile/kubernetes-mode';
 import { DEFAULT_WORKERS } from './reconcile/reconciler';
 import { FileSource } from './sources/files';
 import { SharedConnectionsKubeConfig } from './sources/kube-config';
-import { XDS_TLS_FLAGS, type XdsTlsFiles } from './xds/tls';
+import type { XdsTlsFiles } from './xds/tls';
 
 const USAGE = `usage: node dist/controller/main.js [options]
   --source files|kubernetes   where objects come from (env SOURCE; default kubernetes in a cluster, else files)
@@ -77,11 +78,16 @@ async function main(): Promise<void> {
   const adminAddress = values['admin-address'] ?? process.env.ADMIN_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.admin}`;
   const debugAddress = values['debug-address'] ?? process.env.DEBUG_ADDRESS ?? (isLoopback(splitHostPort(adminAddress)[0]) ? undefined : `127.0.0.1:${CONTROLLER_PORTS.debug}`);
   const unlistedHosts = unlistedHostsSetting('--unlisted-hosts', values['unlisted-hosts'] ?? process.env.UNLISTED_HOSTS ?? 'allow');
-  const xdsTls = tlsFiles({
+  const tls = {
     certFile: values['xds-tls-cert'] ?? process.env.XDS_TLS_CERT,
     keyFile: values['xds-tls-key'] ?? process.env.XDS_TLS_KEY,
     clientCaFile: values['xds-tls-client-ca'] ?? process.env.XDS_TLS_CLIENT_CA,
-  });
+  };
+  const tlsGiven = allOrNone(
+    { [XDS_TLS_FLAGS.certFile]: tls.certFile, [XDS_TLS_FLAGS.keyFile]: tls.keyFile, [XDS_TLS_FLAGS.clientCaFile]: tls.clientCaFile },
+    'mTLS for xDS needs the certificate, its key and the client CA',
+  );
+  const xdsTls = tlsGiven ? (tls as XdsTlsFiles) : undefined;
   const shutdownSeconds = seconds('--shutdown-timeout', values['shutdown-timeout'] ?? process.env.SHUTDOWN_TIMEOUT ?? '20');
   const withPort = (address: string, port: number) => `${splitHostPort(address)[0]}:${port}`;
   const addresses = (c: Controller) => ({
@@ -161,14 +167,6 @@ async function main(): Promise<void> {
 function seconds(flag: string, value: string): number {
   if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`${flag} ${value}: give seconds, e.g. 10`);
   return Number(value);
-}
-
-/** The xDS mTLS files: all three or none. */
-function tlsFiles(given: Record<keyof typeof XDS_TLS_FLAGS, string | undefined>): XdsTlsFiles | undefined {
-  const missing = (Object.keys(XDS_TLS_FLAGS) as (keyof typeof XDS_TLS_FLAGS)[]).filter((k) => !given[k]);
-  if (missing.length === 3) return undefined;
-  if (missing.length > 0) throw new Error(`${missing.map((k) => XDS_TLS_FLAGS[k]).join(' and ')} missing: mTLS for xDS needs the certificate, its key and the client CA`);
-  return given as XdsTlsFiles;
 }
 
 /** A flag's value as a whole number (0 or more); a clear error otherwise. */

@@ -101,6 +101,12 @@ describe('npm run envoy-bootstrap (the CLI)', () => {
     const byAddress = run('--xds-address', '10.0.0.5:18000', '--tls-cert', '/c.crt', '--tls-key', '/c.key', '--tls-ca', '/ca.crt');
     assert.equal(byAddress.status, 2);
     assert.match(byAddress.stderr, /--tls-server-name missing: the controller's certificate names DNS names, and 10\.0\.0\.5 is an address/);
+    const empty = run('--tls-cert=', '--tls-key', '/c.key', '--tls-ca', '/ca.crt');
+    assert.equal(empty.status, 2);
+    assert.match(empty.stderr, /--tls-cert missing: mTLS needs/, 'an empty value is not a file');
+    const nameOnly = run('--tls-server-name', 'ctl.example');
+    assert.equal(nameOnly.status, 2);
+    assert.match(nameOnly.stderr, /--tls-server-name is for mTLS: give --tls-cert, --tls-key and --tls-ca too/);
     const partial = run('--tls-cert', '/c.crt');
     assert.equal(partial.status, 2);
     assert.match(partial.stderr, /--tls-key and --tls-ca missing: mTLS needs Envoy's certificate, its key and the controller's CA/);

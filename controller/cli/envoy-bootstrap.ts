@@ -6,13 +6,14 @@
  */
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { splitHostPort } from '../address';
+import { CONTROLLER_PORTS, splitHostPort } from '../address';
+import { allOrNone } from './flags';
 import { DEFAULT_ADS_API_TYPE, envoyBootstrap } from '../envoy/bootstrap';
 
 const USAGE = `usage: envoy-bootstrap [--xds-address host:port] [--api-type GRPC|DELTA_GRPC] [--admin-port N]
                        [--tls-cert file --tls-key file --tls-ca file [--tls-server-name name]]
   prints an Envoy bootstrap (JSON) pointing Envoy at the controller over ADS
-  --xds-address      the controller's ADS address (env XDS_ADDRESS; default 127.0.0.1:18000)
+  --xds-address      the controller's ADS address (env XDS_ADDRESS; default 127.0.0.1:${CONTROLLER_PORTS.xds})
   --api-type         GRPC (state of the world, default) or DELTA_GRPC (incremental)
   --admin-port       Envoy's admin port (default 9901)
   --tls-cert         mTLS: Envoy's client certificate (PEM), as Envoy will read it
@@ -23,7 +24,7 @@ const USAGE = `usage: envoy-bootstrap [--xds-address host:port] [--api-type GRPC
 function main(): void {
   const { values } = parseArgs({
     options: {
-      'xds-address': { type: 'string', default: process.env.XDS_ADDRESS ?? '127.0.0.1:18000' },
+      'xds-address': { type: 'string', default: process.env.XDS_ADDRESS ?? `127.0.0.1:${CONTROLLER_PORTS.xds}` },
       'api-type': { type: 'string', default: DEFAULT_ADS_API_TYPE },
       'admin-port': { type: 'string', default: '9901' },
       'tls-cert': { type: 'string' },
@@ -42,15 +43,15 @@ function main(): void {
     throw new Error(`--api-type ${apiType} is not an ADS flavour: use GRPC (state of the world) or DELTA_GRPC (incremental)`);
   }
   const [xdsHost, xdsPort] = splitHostPort(values['xds-address']!);
-  const tlsFlags = ['tls-cert', 'tls-key', 'tls-ca'] as const;
-  const missing = tlsFlags.filter((f) => values[f] === undefined);
-  if (missing.length > 0 && (missing.length < tlsFlags.length || values['tls-server-name'] !== undefined)) {
-    throw new Error(`${missing.map((f) => `--${f}`).join(' and ')} missing: mTLS needs Envoy's certificate, its key and the controller's CA`);
-  }
-  if (missing.length === 0 && values['tls-server-name'] === undefined && isIP(xdsHost)) {
+  const tlsGiven = allOrNone(
+    { '--tls-cert': values['tls-cert'], '--tls-key': values['tls-key'], '--tls-ca': values['tls-ca'] },
+    "mTLS needs Envoy's certificate, its key and the controller's CA",
+  );
+  if (!tlsGiven && values['tls-server-name'] !== undefined) throw new Error('--tls-server-name is for mTLS: give --tls-cert, --tls-key and --tls-ca too');
+  if (tlsGiven && values['tls-server-name'] === undefined && isIP(xdsHost)) {
     throw new Error(`--tls-server-name missing: the controller's certificate names DNS names, and ${xdsHost} is an address; give the name it carries`);
   }
-  const tls = missing.length === 0 ? { certFile: values['tls-cert']!, keyFile: values['tls-key']!, caFile: values['tls-ca']!, serverName: values['tls-server-name'] } : undefined;
+  const tls = tlsGiven ? { certFile: values['tls-cert']!, keyFile: values['tls-key']!, caFile: values['tls-ca']!, serverName: values['tls-server-name'] } : undefined;
   const bootstrap = envoyBootstrap({ xdsHost, xdsPort, adminPort: Number(values['admin-port']), apiType, tls });
   process.stdout.write(`${JSON.stringify(bootstrap, null, 2)}\n`);
 }

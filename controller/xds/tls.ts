@@ -10,6 +10,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { XDS_TLS_FLAGS } from '../cli/flags';
 
 export interface XdsTlsFiles {
   /** The server's certificate chain (PEM). */
@@ -22,7 +23,7 @@ export interface XdsTlsFiles {
   refreshMs?: number;
 }
 
-export const XDS_TLS_FLAGS = { certFile: '--xds-tls-cert', keyFile: '--xds-tls-key', clientCaFile: '--xds-tls-client-ca' } as const;
+
 
 /**
  * Reads and checks the files once, so that a wrong path or a key that is not the certificate's

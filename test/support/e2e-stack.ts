@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { XdsCertificatesArgs } from '../../components/args';
 import { XDS_TLS_SECRETS, controllerDnsNames } from '../../components/xds-tls';
 import { packageRoot } from '../../controller/package-root';
+import { xdsTlsArgs } from '../../controller/cli/flags';
 import { podEnvironment, spawnController, type ControllerProcess } from './controller-process';
 import { TestCa } from './pki';
 import { CONTROLLER_ACCOUNT, type RealCluster } from './real-cluster';
@@ -110,7 +111,7 @@ export async function startController(cluster: RealCluster, addresses = { xds: '
   const kubeconfig = await cluster.serviceAccountKubeconfig(CONTROL_PLANE_NAMESPACE, CONTROLLER_ACCOUNT);
   const tls = await secretFiles(cluster, XDS_TLS_SECRETS.controller, path.join(cluster.dir, 'controller-xds-tls'));
   return spawnController(
-    ['--source', 'kubernetes', '--xds-address', addresses.xds, '--admin-address', addresses.admin, '--xds-tls-cert', tls.cert, '--xds-tls-key', tls.key, '--xds-tls-client-ca', tls.ca],
+    ['--source', 'kubernetes', '--xds-address', addresses.xds, '--admin-address', addresses.admin, ...xdsTlsArgs({ certFile: tls.cert, keyFile: tls.key, clientCaFile: tls.ca })],
     podEnvironment(kubeconfig, 'local', CONTROL_PLANE_NAMESPACE),
   );
 }
