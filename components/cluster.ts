@@ -14,6 +14,7 @@ import { ChartSourceArgs } from './args';
 import { chartReference, ChartReference, chartSourceProblem, UpstreamChart } from './chart-source';
 import lbcPolicy = require('./aws-load-balancer-controller/iam_policy-v2.14.0.json');
 import { HOST_GROUP_DEFAULTS } from './host-group';
+import { withSecrets } from './recorded-args';
 
 /** Where the cluster comes from. */
 export const ClusterKind = {
@@ -207,7 +208,7 @@ export class Cluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     const plan = opts?.urn ? undefined : planCluster(name, args ?? {});
-    super('wasm-control:index:Cluster', name, opts?.urn ? {} : args, opts);
+    super('wasm-control:index:Cluster', name, opts?.urn ? {} : withSecrets(args, ['kubeconfig']), opts);
     if (!plan) return; // rehydrated from a URN: the outputs come from state
 
     const outputs = plan.kind === ClusterKind.Eks ? buildEks(this, name, plan) : buildExisting(this, name, plan);

@@ -11,6 +11,7 @@ import { CONTROLLER, ENVOY, PERSES, PORTS, serviceDns } from './names';
 import { podDisruptionBudget } from './pod-security';
 import * as observability from './observability';
 import { resolveSettings, Settings } from './settings';
+import { withSecrets } from './recorded-args';
 import { xdsTlsSecrets } from './xds-tls';
 
 /** The Istio CRD whose absence means Istio is not installed. */
@@ -43,7 +44,7 @@ export class ControlPlane extends pulumi.ComponentResource {
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     // Validate before registering anything, so a bad argument leaves no half-built component behind.
     const settings = opts?.urn ? undefined : resolveSettings(args);
-    super('wasm-control:index:ControlPlane', name, opts?.urn ? {} : args, opts);
+    super('wasm-control:index:ControlPlane', name, opts?.urn ? {} : withSecrets(args, ['xdsTls', 'certificates', 'controllerKey'], ['xdsTls', 'certificates', 'envoyKey']), opts);
     if (!settings) return; // rehydrated from a URN: the outputs come from state
 
     const outputs = buildControlPlane(this, name, settings);

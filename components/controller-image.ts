@@ -8,6 +8,7 @@ import * as aws from '@pulumi/aws';
 import * as dockerBuild from '@pulumi/docker-build';
 import * as pulumi from '@pulumi/pulumi';
 import { packageRoot } from '../controller/package-root';
+import { withSecrets } from './recorded-args';
 
 /** The arguments of a {@link ControllerImage}. Without `image` or `registry`, an ECR repository is created. */
 export interface ControllerImageArgs {
@@ -78,7 +79,7 @@ export class ControllerImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: ControllerImageArgs, opts?: pulumi.ComponentResourceOptions) {
     const plan = opts?.urn ? undefined : planControllerImage(args ?? {});
-    super('wasm-control:index:ControllerImage', name, opts?.urn ? {} : args, opts);
+    super('wasm-control:index:ControllerImage', name, opts?.urn ? {} : withSecrets(args, ['registry', 'password']), opts);
     if (!plan) return; // rehydrated from a URN: the outputs come from state
 
     if (plan.image !== undefined) {

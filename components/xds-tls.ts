@@ -92,11 +92,11 @@ function issue(parent: pulumi.Resource, name: string, s: Settings): XdsCertifica
 function given(s: Settings): XdsCertificates | undefined {
   const c = s.xdsTls.certificates;
   if (!c) return undefined;
-  const pem = (value: pulumi.Input<string>) => pulumi.secret(pulumi.output(value));
+  // The keys go only into Secrets, whose data the Kubernetes provider always keeps as Pulumi secrets.
   return {
     ca: pulumi.output(c.ca),
-    controller: { cert: pulumi.output(c.controllerCert), key: pem(c.controllerKey) },
-    envoy: { cert: pulumi.output(c.envoyCert), key: pem(c.envoyKey) },
+    controller: { cert: pulumi.output(c.controllerCert), key: pulumi.output(c.controllerKey) },
+    envoy: { cert: pulumi.output(c.envoyCert), key: pulumi.output(c.envoyKey) },
   };
 }
 

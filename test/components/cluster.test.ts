@@ -39,9 +39,10 @@ describe('Cluster (Pulumi mocks)', function () {
       assert.deepEqual(await valueOf(result.publicSubnetIds), []);
     });
 
-    it('keeps kubeconfig contents secret', async () => {
-      const { result } = await cluster({ kubeconfig: 'apiVersion: v1\nkind: Config\n' });
+    it('keeps kubeconfig contents secret, in its output and in the arguments the state records', async () => {
+      const { registered: r, result } = await cluster({ kubeconfig: 'apiVersion: v1\nkind: Config\n' });
       assert.equal(await pulumi.isSecret(result.kubeconfig), true);
+      assert.ok(one(r, 'wasm-control:index:Cluster', 'c').secretInputs?.includes('kubeconfig'));
     });
   });
 

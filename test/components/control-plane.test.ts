@@ -25,6 +25,11 @@ async function controlPlane(args: Omit<ControlPlaneArgs, 'controller'> & { contr
   return { r, cp: cp! };
 }
 
+/** The resources (`type name`) whose inputs hold `text` anywhere. */
+function holding(r: Registered[], text: string): string[] {
+  return r.filter((x) => JSON.stringify(x.inputs).includes(JSON.stringify(text).slice(1, -1))).map((x) => `${x.type} ${x.name}`);
+}
+
 function kinds(r: Registered[], kind: string): string[] {
   return objects(r, kind).map((o) => o.inputs.metadata.name).sort();
 }
@@ -235,7 +240,7 @@ describe('ControlPlane (Pulumi mocks)', () => {
       assert.deepEqual(r.filter((x) => x.type === 'tls:index/privateKey:PrivateKey').map((k) => k.inputs.algorithm), ['ECDSA', 'ECDSA', 'ECDSA']);
     });
 
-    it('mounts each side its own Secret (its key a Pulumi secret, the shared CA), and rolls Envoy when its certificate changes', () => {
+    it('mounts each side its own Secret (its key nowhere else, the shared CA), and rolls Envoy when its certificate changes', () => {
       const { r } = built;
       const secret = (name: string) => objects(r, 'Secret').find((o) => o.inputs.metadata.name === name)!;
       const controllerSecret = secret('wasm-control-controller-xds-tls');
@@ -243,8 +248,13 @@ describe('ControlPlane (Pulumi mocks)', () => {
       for (const [s, who] of [[controllerSecret, 'controller'], [envoySecret, 'envoy']] as const) {
         assert.equal(s.inputs.type, 'kubernetes.io/tls');
         assert.deepEqual(Object.keys(s.inputs.stringData).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
-        assert.ok(s.secretInputs?.some((p) => p === 'stringData' || p === 'stringData.tls.key'), `${who}'s key stays secret: ${s.secretInputs}`);
         assert.match(s.inputs.stringData['tls.key'], /PRIVATE KEY/);
+        // (A Secret's stringData is a Pulumi secret whatever we pass: what we control is where else the key goes.)
+        assert.deepEqual(
+          holding(r, s.inputs.stringData['tls.key']).sort(),
+          [`kubernetes:core/v1:Secret cp-${who}-xds-tls`, `tls:index/certRequest:CertRequest cp-xds-${who}`],
+          `${who}'s key only in its Secret (and the request it signed)`,
+        );
         assert.equal(Buffer.from(s.inputs.stringData['tls.crt'].split('\n')[1], 'base64').toString(), `cp-xds-${who}`);
         assert.equal(Buffer.from(s.inputs.stringData['ca.crt'].split('\n')[1], 'base64').toString(), 'cp-xds-ca');
       }
@@ -283,12 +293,15 @@ describe('ControlPlane (Pulumi mocks)', () => {
   describe('xDS certificates from your own PKI', () => {
     const certificates = { ca: 'CA PEM', controllerCert: 'CONTROLLER PEM', controllerKey: 'CONTROLLER KEY', envoyCert: 'ENVOY PEM', envoyKey: 'ENVOY KEY' };
 
-    it('puts the given PEM values in the Secrets, keys as secrets, and issues nothing', async () => {
+    it('puts the given PEM values in the Secrets, keeps the keys secret in the state, and issues nothing', async () => {
       const { r } = await controlPlane({ xdsTls: { certificates } });
       assert.equal(r.filter((x) => x.type.startsWith('tls:')).length, 0);
       const envoy = objects(r, 'Secret').find((o) => o.inputs.metadata.name === 'wasm-control-envoy-xds-tls')!;
       assert.deepEqual(envoy.inputs.stringData, { 'tls.crt': 'ENVOY PEM', 'tls.key': 'ENVOY KEY', 'ca.crt': 'CA PEM' });
-      assert.ok(envoy.secretInputs?.length, 'the key stays secret');
+      assert.deepEqual(holding(r, 'ENVOY KEY'), ['wasm-control:index:ControlPlane cp', 'kubernetes:core/v1:Secret cp-envoy-xds-tls'], 'the key only in its Secret, and the arguments the state records');
+      const component = r.find((x) => x.type === 'wasm-control:index:ControlPlane')!;
+      // Recorded as a secret, or inside one.
+      for (const key of ['controllerKey', 'envoyKey']) assert.ok(component.secretInputs?.some((p) => `xdsTls.certificates.${key}`.startsWith(p)), `${key} recorded as a secret: ${component.secretInputs}`);
     });
 
     it('refuses a partial set and renewal windows as long as the validity, naming the argument', async () => {

@@ -47,6 +47,8 @@ describe('ControllerImage (Pulumi mocks)', function () {
     assert.deepEqual(built.inputs.tags, ['ghcr.io/acme/wasm-control:pr-7']);
     assert.ok(built.secretInputs?.includes('registries'), 'the password stays secret');
     assert.deepEqual(built.inputs.registries, [{ address: 'ghcr.io', username: 'bot', password: 'token' }]);
+    const component = one(r, 'wasm-control:index:ControllerImage', 'img');
+    assert.ok(component.secretInputs?.some((p) => 'registry.password'.startsWith(p)), `the password is a secret in the component's recorded arguments too: ${component.secretInputs}`);
     assert.equal(await valueOf(result.repositoryUrl), 'ghcr.io/acme/wasm-control');
     assert.equal(await pulumi.isSecret(result.imageRef), false, 'the image reference stays readable in the stack outputs');
   });
