@@ -565,7 +565,6 @@ function buildEks(parent: Cluster, name: string, plan: ClusterPlan): ClusterOutp
   };
 }
 
-/** The kubeconfig of an EKS cluster, authenticating through `aws eks get-token` (the AWS CLI on the machine that runs it). */
 /**
  * Why the Kubernetes side of this program could not reach a cluster created with `adminRoleArns`
  * (no creator bootstrap), or undefined: the identity the kubeconfig uses (`kubeconfigRoleArn`, else
@@ -576,7 +575,12 @@ export function adminAccessProblem(adminRoleArns: readonly string[], callerArn: 
   if (adminRoleArns.length === 0) return undefined;
   const used = kubeconfigRoleArn ?? callerArn;
   const role = roleOf(used);
-  const isOneOf = (arns: readonly string[]) => role !== undefined && arns.some((arn) => roleOf(arn)?.account === role.account && roleOf(arn)?.name === role.name);
+  const isOneOf = (arns: readonly string[]) =>
+    role !== undefined &&
+    arns.some((arn) => {
+      const listed = roleOf(arn);
+      return listed?.account === role.account && listed.name === role.name;
+    });
   if (isOneOf(adminRoleArns) || isOneOf(previewRoleArns)) return undefined;
   const who = kubeconfigRoleArn ? `\`eks.kubeconfigRoleArn\` (${kubeconfigRoleArn})` : `the identity Pulumi runs as (${callerArn})`;
   return (
@@ -593,6 +597,7 @@ function roleOf(arn: string): { partition: string; account: string; name: string
   return { partition: m[1], account: m[2], name: m[3] === 'assumed-role' ? parts[0] : parts[parts.length - 1] };
 }
 
+/** The kubeconfig of an EKS cluster, authenticating through `aws eks get-token` (the AWS CLI on the machine that runs it). */
 export function eksKubeconfig(c: { clusterName: string; endpoint: string; certificateAuthority: string; region: string; roleArn?: string; profile?: string }): string {
   const args = ['--region', c.region, 'eks', 'get-token', '--cluster-name', c.clusterName, '--output', 'json', ...(c.roleArn ? ['--role-arn', c.roleArn] : [])];
   return JSON.stringify({

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { crd as schemaCrd, HOSTPOLICY_CRD_PATH, httpTriggerCrd } from '../controller/api/schema';
+import { crd as schemaCrd, HOSTPOLICY_CRD_PATH, HTTPTRIGGER_CRD_PATH } from '../controller/api/schema';
 import { ControlPlaneArgs, IngressProvider, ServiceType } from './args';
 import { keepGeneratedSecrets, mergeValues } from './chart-values';
 import { registerControlPlane } from './control-plane-registry';
@@ -82,14 +82,14 @@ function buildControlPlane(parent: ControlPlane, name: string, s: Settings): Con
   });
 
   // The CRDs come from the controller's YAML, the one schema the API server, controller and this component share.
-  const crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-httptriggers-crd`, httpTriggerCrd() as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, clusterScoped);
+  const crd = new k8s.apiextensions.v1.CustomResourceDefinition(`${name}-httptriggers-crd`, schemaCrd(HTTPTRIGGER_CRD_PATH) as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs, clusterScoped);
   const policyCrd = new k8s.apiextensions.v1.CustomResourceDefinition(
     `${name}-hostpolicies-crd`,
     schemaCrd(HOSTPOLICY_CRD_PATH) as unknown as k8s.apiextensions.v1.CustomResourceDefinitionArgs,
     clusterScoped,
   );
   const hostPolicies = s.hostPolicy.policies.map(
-    ({ manifest }) => new k8s.apiextensions.CustomResource(`${name}-hostpolicy-${manifest.metadata.name}`, manifest, { parent, dependsOn: [policyCrd] }),
+    (manifest) => new k8s.apiextensions.CustomResource(`${name}-hostpolicy-${manifest.metadata.name}`, manifest, { parent, dependsOn: [policyCrd] }),
   );
 
   let runtime: pulumi.Resource | undefined;

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { HostOwnership } from '../controller/api/host-policy';
 import { TRIGGER_API_VERSION } from '../controller/api/types';
 import { checkHTTPTrigger, type ValidTrigger } from '../controller/api/validate';
 import { routeClaimCollisions } from '../controller/resolve/resolve';
@@ -132,8 +131,7 @@ export function planHttpTrigger(componentName: string, args: HttpTriggerArgs): H
  */
 function hostRefusal(controlPlane: ControlPlaneInternals | undefined, trigger: ValidTrigger): string | undefined {
   if (!controlPlane?.settings.hostPolicy.checkTriggers) return undefined;
-  const { unlistedHosts, policies } = controlPlane.settings.hostPolicy;
-  const verdict = new HostOwnership(policies.map((p) => p.checked), unlistedHosts).check(trigger.namespace, trigger.host);
+  const verdict = controlPlane.settings.hostPolicy.ownership.check(trigger.namespace, trigger.host);
   return verdict.allowed === false ? verdict.message : undefined;
 }
 

@@ -6,7 +6,7 @@
  * TypeScript types is trusted.
  */
 import * as pulumi from '@pulumi/pulumi';
-import { checkedHostPolicy, HOST_POLICY_KIND, UnlistedHosts, type HostPolicy, type ValidHostPolicy } from '../controller/api/host-policy';
+import { checkedHostPolicy, HOST_POLICY_KIND, HostOwnership, UnlistedHosts, type HostPolicy, type ValidHostPolicy } from '../controller/api/host-policy';
 import { TRIGGER_API_VERSION } from '../controller/api/types';
 import { metadataProblems } from '../controller/api/validate';
 import { DEFAULT_ADS_API_TYPE } from '../controller/envoy/bootstrap';
@@ -108,8 +108,10 @@ export interface Settings {
   hostPolicy: {
     unlistedHosts: UnlistedHosts;
     checkTriggers: boolean;
-    /** The HostPolicy manifests to create, and their checked form. */
-    policies: { manifest: HostPolicy; checked: ValidHostPolicy }[];
+    /** The HostPolicy manifests to create. */
+    policies: HostPolicy[];
+    /** What they allow, as the controller decides it (namespace labels unknown here). */
+    ownership: HostOwnership;
   };
 }
 
@@ -285,6 +287,7 @@ function hostPolicySettings(args: HostPolicyArgs): Settings['hostPolicy'] {
   const unlistedHosts = oneOf('hostPolicy.unlistedHosts', args.unlistedHosts, UnlistedHosts, UnlistedHosts.Allow);
   if (args.policies !== undefined && !Array.isArray(args.policies)) throw new ControlPlaneArgumentError('hostPolicy.policies', 'must be a list of `{ name, hosts, namespaces }`.');
   const seen = new Set<string>();
+  const checked: ValidHostPolicy[] = [];
   const policies = (args.policies ?? []).map((p, i) => {
     const at = `hostPolicy.policies[${i}]`;
     const nameProblem = typeof p?.name === 'string' ? metadataProblems(undefined, p.name)[0] : 'name is required';
@@ -294,9 +297,10 @@ function hostPolicySettings(args: HostPolicyArgs): Settings['hostPolicy'] {
     const manifest: HostPolicy = { apiVersion: TRIGGER_API_VERSION, kind: HOST_POLICY_KIND, metadata: { name: p.name }, spec: { hosts: p.hosts, namespaces: p.namespaces } };
     const { policy, problems } = checkedHostPolicy(manifest);
     if (problems.length > 0 || !policy) throw new ControlPlaneArgumentError(at, `(HostPolicy ${p.name}): ${problems.join('; ')}.`);
-    return { manifest, checked: policy };
+    checked.push(policy);
+    return manifest;
   });
-  return { unlistedHosts, policies, checkTriggers: bool('hostPolicy.checkTriggers', args.checkTriggers, true) };
+  return { unlistedHosts, policies, ownership: new HostOwnership(checked, unlistedHosts), checkTriggers: bool('hostPolicy.checkTriggers', args.checkTriggers, true) };
 }
 
 /** The chart of `at` (`<at>.chartVersion`, `<at>.chart`), checked, from upstream unless `chart` says otherwise. */

@@ -2,7 +2,7 @@
  * `npm run build:image` (after `npm run build`): in dist/image/, exactly the files the controller
  * image's final stage copies. The controller bundled with its dependencies into one file (esbuild;
  * the same path as in a checkout, so the entry point does not change), the .proto files it
- * loads, the HTTPTrigger CRD it validates against, and a package.json naming the package (how
+ * loads, the CRDs it validates against, and a package.json naming the package (how
  * the controller finds its data files). No node_modules: no Pulumi or AWS SDK, no TypeScript.
  * The inputs esbuild bundled are listed in dist/image-inputs.json (test/image.test.ts checks them).
  */

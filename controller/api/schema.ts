@@ -24,10 +24,6 @@ export function crd(file: (typeof CRD_PATHS)[number]): JsonSchema {
   return YAML.parse(fs.readFileSync(path.join(packageRoot(), file), 'utf8'), { merge: true });
 }
 
-/** The HTTPTrigger CustomResourceDefinition as parsed from its YAML file. */
-export function httpTriggerCrd(): JsonSchema {
-  return crd(HTTPTRIGGER_CRD_PATH);
-}
 
 export type SchemaKind = 'HTTPTrigger' | 'HostPolicy' | 'WorkloadDeployment' | 'Workload' | 'Host';
 

@@ -4,7 +4,6 @@ import { ControlPlane, ControlPlaneArgs, HostGroup, HttpTrigger, HttpTriggerArgs
 import { controlPlaneInternals } from '../../components/control-plane-registry';
 import { edgeObjectName, hostCovers } from '../../components/http-trigger';
 import { resolveSettings } from '../../components/settings';
-import { HostOwnership } from '../../controller/api/host-policy';
 import { validateSchema } from '../../controller/api/schema';
 import { checkHTTPTrigger } from '../../controller/api/validate';
 import { build, object, objects, Registered, valueOf } from './harness';
@@ -133,7 +132,7 @@ describe('HttpTrigger (Pulumi mocks)', () => {
           cp = new ControlPlane('cp', { controller: CONTROLLER, hostPolicy: policies });
           new HttpTrigger('hello', { ...HELLO, controlPlane: cp });
         });
-        const refusal = new HostOwnership(controlPlaneInternals(cp!)!.settings.hostPolicy.policies.map((p) => p.checked)).check('default', 'hello.localhost.cosmonic.sh');
+        const refusal = controlPlaneInternals(cp!)!.settings.hostPolicy.ownership.check('default', 'hello.localhost.cosmonic.sh');
         assert.equal(refusal.allowed, false);
         assert.ok(String(error.message).includes(`the controller would skip this trigger (HostNotAllowed): ${(refusal as { message: string }).message}`), error.message);
         const allowed = await withControlPlane({ hostPolicy: policies }, { ...HELLO, namespace: 'platform' });

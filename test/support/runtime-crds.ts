@@ -8,7 +8,7 @@
  * WorkloadDeployment against that schema.
  */
 import * as YAML from 'yaml';
-import { httpTriggerCrd } from '../../controller/api/schema';
+import { crd as ourCrd, HTTPTRIGGER_CRD_PATH } from '../../controller/api/schema';
 
 type Schema = Record<string, unknown>;
 
@@ -34,7 +34,7 @@ const readyColumn = { name: 'Ready', type: 'string', jsonPath: '.status.conditio
 const ageColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 function workloadTemplate(): Schema {
-  const crd = httpTriggerCrd() as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { template: Schema } } } } } }[] } };
+  const crd = ourCrd(HTTPTRIGGER_CRD_PATH) as { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: { template: Schema } } } } } }[] } };
   return crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.template;
 }
 
