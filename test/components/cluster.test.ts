@@ -188,6 +188,18 @@ describe('Cluster (Pulumi mocks)', function () {
       assert.match(String(adminAccessProblem([deploy], assumed, ADMIN)), /`eks.kubeconfigRoleArn` \(arn:aws:iam::123456789012:role\/ci-deploy\)/);
     });
 
+    it('creates no cluster in the preview run by an identity no list names (the message is adminAccessProblem\'s, above), and checks neither an existing cluster nor a profile\'s identity', async () => {
+      const foreign = 'arn:aws:sts::123456789012:assumed-role/someone-else/laptop';
+      const build = (eks: Record<string, unknown>, existing: string[] = []) =>
+        underMocks({ stack: 'test', preview: true, callerArn: foreign, existingEksClusters: existing }, () => {
+          new Cluster('c', { kind: 'eks', eks: { clusterName: 'wc', adminRoleArns: [deploy], ...eks } });
+        });
+      // The check's error fails the cluster's registration, which the engine reports; under mocks nothing is registered.
+      assert.equal(ofType((await build({})).registered, 'aws:eks/cluster:Cluster').length, 0);
+      assert.equal(ofType((await build({}, ['wc'])).registered, 'aws:eks/cluster:Cluster').length, 1, 'an existing cluster keeps the access it was created with');
+      assert.equal(ofType((await build({ kubeconfigProfile: 'deploy' })).registered, 'aws:eks/cluster:Cluster').length, 1, 'a profile\'s identity is not Pulumi\'s to see');
+    });
+
     it('lets a preview role preview a cluster still to be created (the deploy role that runs `pulumi up` is checked then)', () => {
       const previewing = 'arn:aws:sts::123456789012:assumed-role/wasm-control-preview/gha-pr';
       assert.match(String(adminAccessProblem([deploy], previewing)), /does not include/);

@@ -96,6 +96,19 @@ describe('the Pulumi program under mocks, per stack', function () {
     assert.deepEqual(declared, program().defaults);
   });
 
+  it('passes wasm-control:hostPolicy and wasm-control:xdsTls to the ControlPlane: the policies, the controller\'s setting, the certificates\' validity', async () => {
+    const hostPolicy = { unlistedHosts: 'deny', policies: [{ name: 'demos', hosts: ['*.localhost.cosmonic.sh'], namespaces: { names: ['default'] } }] };
+    const { registered: r } = await underMocks(
+      { stack: 'dev', config: { ...stackConfig('dev'), 'wasm-control:hostPolicy': JSON.stringify(hostPolicy), 'wasm-control:xdsTls': JSON.stringify({ validityHours: 48 }) } },
+      () => program()(),
+    );
+    assert.deepEqual(kind(r, 'HostPolicy').map((p) => [p.inputs.metadata.name, p.inputs.spec.hosts]), [['demos', ['*.localhost.cosmonic.sh']]]);
+    const args: string[] = kind(r, 'Deployment').find((d) => d.inputs.metadata.name === 'wasm-control-controller')!.inputs.spec.template.spec.containers[0].args;
+    assert.equal(args[args.indexOf('--unlisted-hosts') + 1], 'deny');
+    // The renewal window defaults to half a validity this short (30 days otherwise).
+    assert.deepEqual(ofType(r, 'tls:index/locallySignedCert:LocallySignedCert').map((c) => [c.inputs.validityPeriodHours, c.inputs.earlyRenewalHours]), [[48, 24], [48, 24]]);
+  });
+
   describe('wasm-control:charts (charts from a local directory or a mirror)', () => {
     const withCharts = (charts: unknown, extra: Record<string, unknown> = {}) =>
       underMocks({ stack: 'dev', config: { ...stackConfig('dev'), 'wasm-control:charts': JSON.stringify(charts), ...extra } }, () => program()());
