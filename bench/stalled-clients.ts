@@ -61,7 +61,7 @@ async function benchCount(count: number): Promise<void> {
   try {
     fs.writeFileSync(path.join(dir, 'many.yaml'), Array.from({ length: count }, (_, i) => triggerYaml(`t${i}`)).join('---\n'));
     controller = await spawnController(['--manifests', dir, '--rescan-interval', '0']);
-    const port = Number(controller.xds.split(':').pop());
+    const port = controller.xdsPort;
     const alone = await healthyClient(port, 'alone');
     const aloneChange = await changeReaches(alone, () => fs.writeFileSync(path.join(dir, 'a.yaml'), triggerYaml('a', 'a.example.com')));
     const aloneRss = await residentMib(controller.admin);

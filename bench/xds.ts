@@ -14,7 +14,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { Controller } from '../controller/controller';
 import { TypeUrl } from '../controller/envoy/protos';
@@ -26,7 +25,7 @@ import type { AdsServer } from '../controller/xds/server';
 import { SnapshotBuilder, type Snapshot } from '../controller/xds/snapshot';
 import type { XdsTlsFiles } from '../controller/xds/tls';
 import { AdsClient, envoyNode, sotwAck, type DeltaResponse, type SotwResponse } from '../test/support/ads-client';
-import { TestCa } from '../test/support/pki';
+import { clientCredentials, xdsPki } from '../test/support/pki';
 import { syntheticFleet, syntheticTrigger } from './fixtures';
 import { grpcFloor } from './grpc-floor';
 import { machine, median, mib, percentile } from './stats';
@@ -214,21 +213,24 @@ export async function benchXds(): Promise<void> {
 }
 
 async function benchMode(mode: Mode, mtls: boolean): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-xds-'));
+  const dir = mtls ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-xds-')) : undefined;
   let tls: ClientTls | undefined;
   let serverTls: XdsTlsFiles | undefined;
-  if (mtls) {
-    const ca = await TestCa.create(dir);
-    const server = await ca.issue('server', '/CN=wasm-control-controller', 'subjectAltName=DNS:localhost', 'extendedKeyUsage=serverAuth');
-    const client = await ca.issue('client', '/CN=bench-envoy', 'extendedKeyUsage=clientAuth');
+  if (dir) {
+    const { ca, server, client } = await xdsPki(dir, 'bench', ['DNS:localhost']);
     serverTls = { certFile: server.cert, keyFile: server.key, clientCaFile: ca.cert };
     tls = { ca: ca.cert, cert: client.cert, key: client.key };
   }
   const world = new BenchWorld(serverTls);
-  await world.start();
-  const one = await run(mode, 1, world, tls);
-  const many = await run(mode, 100, world, tls);
-  fs.rmSync(dir, { recursive: true, force: true });
+  let one: RunResult;
+  let many: RunResult;
+  try {
+    await world.start();
+    one = await run(mode, 1, world, tls);
+    many = await run(mode, 100, world, tls);
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
   console.log(
     `  ${(mtls ? `${mode}+mTLS` : mode).padEnd(10)} 100 streams: change → all hold the new routes p50 ${percentile(many.latencies, 50).toFixed(1)} ms, p99 ${percentile(many.latencies, 99).toFixed(1)} ms` +
       ` (1 stream: p50 ${percentile(one.latencies, 50).toFixed(1)} ms)` +
@@ -266,7 +268,7 @@ function clients(): void {
       const firsts: Promise<unknown>[] = [];
       for (let s = 0; s < m.streams; s++) {
         // Each its own connection, with a large flow-control window and no 4 MiB cap, as Envoy has.
-        const credentials = m.tls && grpc.credentials.createSsl(fs.readFileSync(m.tls.ca), fs.readFileSync(m.tls.key), fs.readFileSync(m.tls.cert));
+        const credentials = m.tls && clientCredentials(m.tls.ca, m.tls);
         const client = new AdsClient(m.port, { ownConnection: true, flowControlWindow: 64 * 1024 * 1024, maxReceiveMessageLength: 64 * 1024 * 1024, credentials, serverName: 'localhost' });
         adsClients.push(client);
         let firstRoutes!: () => void;

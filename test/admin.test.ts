@@ -9,21 +9,10 @@ import * as http from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { Controller } from '../controller/controller';
-import { emptyManifestObjects } from '../controller/sources/manifests';
-import type { Source, SourceObjects } from '../controller/sources/source';
 import { SHUTDOWN_GRACE_MS } from '../controller/xds/server';
 import { eventually } from './support/eventually';
 import { trigger } from './support/fixtures';
-
-/** A source that holds a fixed set of triggers. */
-class FixedSource implements Source {
-  constructor(private readonly triggers: unknown[]) {}
-  async start(): Promise<void> {}
-  read(): SourceObjects {
-    return { ...emptyManifestObjects(), triggers: this.triggers };
-  }
-  async close(): Promise<void> {}
-}
+import { TestSource } from './support/test-source';
 
 function request(port: number, path: string, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
@@ -46,7 +35,7 @@ describe('admin endpoints', function () {
   });
 
   async function started(triggers: unknown[], debugAddress?: string): Promise<Controller> {
-    const c = new Controller({ source: new FixedSource(triggers), xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', debugAddress, log: pino({ level: 'silent' }) });
+    const c = new Controller({ source: new TestSource(triggers), xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', debugAddress, log: pino({ level: 'silent' }) });
     controllers.push(c);
     await c.start();
     return c;

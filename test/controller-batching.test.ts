@@ -2,37 +2,14 @@
 import * as assert from 'node:assert/strict';
 import pino from 'pino';
 import { Controller } from '../controller/controller';
-import { emptyManifestObjects } from '../controller/sources/manifests';
-import type { Source, SourceObjects } from '../controller/sources/source';
-
-/** A source whose changes the test fires by hand. */
-class ManualSource implements Source {
-  private notify: () => void = () => undefined;
-  reads = 0;
-  triggers: unknown[] = [];
-
-  async start(onChange: () => void): Promise<void> {
-    this.notify = onChange;
-  }
-
-  read(): SourceObjects {
-    this.reads++;
-    return { ...emptyManifestObjects(), triggers: this.triggers };
-  }
-
-  change(): void {
-    this.notify();
-  }
-
-  async close(): Promise<void> {}
-}
+import { TestSource } from './support/test-source';
 
 describe('controller: change batching', () => {
   let controller: Controller | undefined;
   afterEach(async () => controller?.close());
 
-  async function started(holdOffMs: number): Promise<{ source: ManualSource; resolvedAt: number[]; resolved: () => Promise<number> }> {
-    const source = new ManualSource();
+  async function started(holdOffMs: number): Promise<{ source: TestSource; resolvedAt: number[]; resolved: () => Promise<number> }> {
+    const source = new TestSource();
     const resolvedAt: number[] = [];
     let waiter: ((at: number) => void) | undefined;
     controller = new Controller({
@@ -53,7 +30,7 @@ describe('controller: change batching', () => {
 
   it('reads nothing while the source is still starting, however long its listing takes', async () => {
     let finishListing = () => {};
-    const source = new (class extends ManualSource {
+    const source = new (class extends TestSource {
       override async start(onChange: () => void): Promise<void> {
         await super.start(onChange);
         // Objects arrive (and are reported) one kind at a time, with time between kinds.
@@ -120,7 +97,7 @@ describe('controller: diagnostics in the log', () => {
   it('logs a problem when it appears, not again on every resolve, and again if it comes back', async () => {
     const lines: { level: number; trigger?: string; reason?: string }[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-    const source = new ManualSource();
+    const source = new TestSource();
     let waiter: (() => void) | undefined;
     controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, holdOffMs: 1, onResolved: () => waiter?.() });
     const resolved = () => new Promise<void>((resolve) => (waiter = resolve));

@@ -28,7 +28,7 @@ describe('controller process (file mode)', function () {
     controller = await spawnController(['--manifests', dir, '--rescan-interval', '0']);
     ({ child, logs } = controller);
     admin = `http://${controller.admin}`;
-    xdsPort = Number(controller.xds.split(':').pop());
+    xdsPort = controller.xdsPort;
   });
 
   after(() => {

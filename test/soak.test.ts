@@ -56,7 +56,7 @@ describe('soak: a hostile mix against one controller', function () {
     const controller = await spawnController(['--manifests', dir], process.env, { node: ['--heapsnapshot-signal=SIGUSR2'], cwd: snapshots });
     child = controller.child;
     const admin = controller.admin;
-    const xdsPort = Number(controller.xds.split(':').pop());
+    const { xdsPort } = controller;
 
     const connect = () => {
       const c = new AdsClient(xdsPort, { ownConnection: true, maxReceiveMessageLength: 64 << 20 });

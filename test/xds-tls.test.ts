@@ -12,58 +12,27 @@ import pino from 'pino';
 import { Controller } from '../controller/controller';
 import { TypeUrl } from '../controller/envoy/protos';
 import { ROUTE_CONFIG_NAME } from '../controller/envoy/translate';
-import { emptyManifestObjects } from '../controller/sources/manifests';
-import type { Source, SourceObjects } from '../controller/sources/source';
 import type { XdsTlsFiles } from '../controller/xds/tls';
 import { AdsClient, sotwAck } from './support/ads-client';
+import { TestSource } from './support/test-source';
 import { eventually } from './support/eventually';
 import { trigger } from './support/fixtures';
-import { TestCa, type IssuedFiles } from './support/pki';
+import { clientCredentials, xdsPki, type IssuedFiles, type TestCa, type XdsPki } from './support/pki';
 
-/** Triggers that can be replaced, telling the controller. */
-class SettableSource implements Source {
-  private onChange = () => {};
-  constructor(private triggers: unknown[]) {}
-  async start(onChange: () => void): Promise<void> {
-    this.onChange = onChange;
-  }
-  read(): SourceObjects {
-    return { ...emptyManifestObjects(), triggers: this.triggers };
-  }
-  set(triggers: unknown[]): void {
-    this.triggers = triggers;
-    this.onChange();
-  }
-  async close(): Promise<void> {}
-}
-
-interface Pki {
-  ca: TestCa;
-  server: IssuedFiles;
-  envoy: IssuedFiles;
-}
-
-async function pki(dir: string, name: string): Promise<Pki> {
-  const ca = await TestCa.create(dir, `${name}-ca`, `/CN=${name} xDS CA`);
-  const [server, envoy] = await Promise.all([
-    ca.issue(`${name}-server`, '/CN=wasm-control-controller', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
-    ca.issue(`${name}-envoy`, '/CN=wasm-control-envoy', 'subjectAltName=URI:spiffe://wasm-control/envoy', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
-  ]);
-  return { ca, server, envoy };
-}
+/** A CA's certificates: the server's for 127.0.0.1 and localhost, the client's with a SPIFFE ID the log shows. */
+const pki = (dir: string, name: string) => xdsPki(dir, name, ['IP:127.0.0.1', 'DNS:localhost'], ['URI:spiffe://wasm-control/envoy']);
 
 const unavailable = (err: Error & { code?: number }) => err.code === grpc.status.UNAVAILABLE;
 
-const credentials = (serverCa: TestCa, client?: IssuedFiles) =>
-  client ? grpc.credentials.createSsl(fs.readFileSync(serverCa.cert), fs.readFileSync(client.key), fs.readFileSync(client.cert)) : grpc.credentials.createSsl(fs.readFileSync(serverCa.cert));
+const credentials = (serverCa: TestCa, client?: IssuedFiles) => clientCredentials(serverCa.cert, client);
 
 describe('xDS over mutual TLS', function () {
   this.timeout(30_000);
   let dir: string;
-  let first: Pki;
-  let other: Pki;
+  let first: XdsPki;
+  let other: XdsPki;
   let tls: XdsTlsFiles;
-  let source: SettableSource;
+  let source: TestSource;
   let controller: Controller;
   const logs: Record<string, unknown>[] = [];
   const clients: AdsClient[] = [];
@@ -89,7 +58,7 @@ describe('xDS over mutual TLS', function () {
     install(filesOf(first));
     for (const name of ['tls.crt', 'tls.key', 'ca.crt']) fs.symlinkSync(`..data/${name}`, path.join(dir, 'volume', name));
     tls = { certFile: path.join(dir, 'volume/tls.crt'), keyFile: path.join(dir, 'volume/tls.key'), clientCaFile: path.join(dir, 'volume/ca.crt'), refreshMs: 100 };
-    source = new SettableSource([trigger('hello', { host: 'hello.example.com' })]);
+    source = new TestSource([trigger('hello', { host: 'hello.example.com' })]);
     const log = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
     controller = new Controller({ source, xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log, xdsTls: tls });
     await controller.start();
@@ -110,10 +79,10 @@ describe('xDS over mutual TLS', function () {
     fs.symlinkSync(folder, path.join(dir, 'volume', '..data_tmp'));
     fs.renameSync(path.join(dir, 'volume', '..data_tmp'), path.join(dir, 'volume', '..data'));
   }
-  const filesOf = (p: Pki) => ({ cert: p.server.cert, key: p.server.key, ca: p.ca.cert });
+  const filesOf = (p: XdsPki) => ({ cert: p.server.cert, key: p.server.key, ca: p.ca.cert });
 
   it('serves a client with a certificate from the client CA, and logs who it is per stream', async () => {
-    const names = await listeners(connect({ credentials: credentials(first.ca, first.envoy) }), 'envoy-known');
+    const names = await listeners(connect({ credentials: credentials(first.ca, first.client) }), 'envoy-known');
     assert.ok(names.length > 0);
     const line = logs.find((l) => l.msg === 'xDS client connected' && l.node === 'envoy-known');
     assert.ok(line, 'a log line for the stream');
@@ -125,7 +94,7 @@ describe('xDS over mutual TLS', function () {
   it('refuses a client without a certificate, one from another CA, and one in plaintext', async () => {
     for (const [what, options] of [
       ['no certificate', { credentials: credentials(first.ca) }],
-      ['another CA\'s certificate', { credentials: credentials(first.ca, other.envoy) }],
+      ['another CA\'s certificate', { credentials: credentials(first.ca, other.client) }],
       ['plaintext', {}],
     ] as const) {
       await assert.rejects(listeners(connect(options)), unavailable, what);
@@ -133,15 +102,15 @@ describe('xDS over mutual TLS', function () {
   });
 
   it('picks up renewed files without dropping the streams already open', async () => {
-    const open = connect({ credentials: credentials(first.ca, first.envoy) }).sotw();
+    const open = connect({ credentials: credentials(first.ca, first.client) }).sotw();
     // The route table, which a new trigger changes.
     open.send({ type_url: TypeUrl.RouteConfiguration, resource_names: [ROUTE_CONFIG_NAME], node: { id: 'envoy-long-lived' } });
     const before = await open.next();
     open.send(sotwAck(before, [ROUTE_CONFIG_NAME]));
     install(filesOf(other));
     // New connections now need the other CA's certificates, and get the other CA's server certificate.
-    await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.envoy) }))).length > 0), 5000, 'the renewed files in use');
-    await assert.rejects(listeners(connect({ credentials: credentials(other.ca, first.envoy) })), unavailable, 'the old client CA is no longer trusted');
+    await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.client) }))).length > 0), 5000, 'the renewed files in use');
+    await assert.rejects(listeners(connect({ credentials: credentials(other.ca, first.client) })), unavailable, 'the old client CA is no longer trusted');
     assert.deepEqual(logs.filter((l) => l.msg === 'xDS TLS: renewed files in use for new connections').map((l) => l.what).sort(), ['certificate', 'client CA']);
     // The stream opened before still gets updates.
     source.set([trigger('hello', { host: 'hello.example.com' }), trigger('later', { host: 'later.example.com' })]);
@@ -157,17 +126,17 @@ describe('xDS over mutual TLS', function () {
       'the problem reported',
     );
     // Still the other CA's files, from the test before.
-    assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.envoy) }))).length > 0);
+    assert.ok((await listeners(connect({ credentials: credentials(other.ca, other.client) }))).length > 0);
     await new Promise((resolve) => setTimeout(resolve, 3 * (tls.refreshMs ?? 0)));
     assert.equal(logs.filter((l) => l.msg === 'xDS TLS files unusable; new connections get the last good ones').length, 1, 'reported once, not on every read');
     install(filesOf(first));
-    await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(first.ca, first.envoy) }))).length > 0), 5000, 'good files taken again');
+    await eventually(async () => assert.ok((await listeners(connect({ credentials: credentials(first.ca, first.client) }))).length > 0), 5000, 'good files taken again');
   });
 });
 
 describe('xDS without TLS', () => {
   it('refuses to listen beyond loopback, naming the flags that would make it safe', async () => {
-    const controller = new Controller({ source: new SettableSource([]), xdsAddress: '0.0.0.0:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }) });
+    const controller = new Controller({ source: new TestSource([]), xdsAddress: '0.0.0.0:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }) });
     await assert.rejects(controller.start(), /--xds-address 0\.0\.0\.0:0 is reachable from other machines.*give --xds-tls-cert, --xds-tls-key, --xds-tls-client-ca/);
     await controller.close();
   });
@@ -176,7 +145,7 @@ describe('xDS without TLS', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xds-tls-bad-'));
     try {
       const [a, b] = await Promise.all([pki(dir, 'a'), pki(dir, 'b')]);
-      const start = (files: XdsTlsFiles) => new Controller({ source: new SettableSource([]), xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }), xdsTls: files }).start();
+      const start = (files: XdsTlsFiles) => new Controller({ source: new TestSource([]), xdsAddress: '127.0.0.1:0', adminAddress: '127.0.0.1:0', log: pino({ level: 'silent' }), xdsTls: files }).start();
       await assert.rejects(start({ certFile: path.join(dir, 'missing.crt'), keyFile: a.server.key, clientCaFile: a.ca.cert }), /--xds-tls-cert .*missing\.crt: cannot read it \(ENOENT\)/);
       await assert.rejects(start({ certFile: a.server.cert, keyFile: b.server.key, clientCaFile: a.ca.cert }), /--xds-tls-key .*b-server\.key: is not the key of the certificate in .*a-server\.crt/);
       await assert.rejects(start({ certFile: a.server.cert, keyFile: a.server.key, clientCaFile: a.server.key }), /--xds-tls-client-ca .*: not a PEM certificate/);

@@ -128,7 +128,7 @@ describe('real Pulumi engine: the program against the real test cluster', functi
   });
 
   it('serves xDS over the mTLS the program set up: Envoy\'s Secret gets the route table, checked for the name Envoy\'s bootstrap checks; plaintext is refused', async () => {
-    const port = Number(controller!.xds.split(':').pop());
+    const port = controller!.xdsPort;
     const envoy = new AdsClient(port, { credentials: await envoyXdsCredentials(cluster), serverName: CONTROLLER_XDS_NAME });
     const plaintext = new AdsClient(port);
     try {

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
+import { splitHostPort } from '../../controller/address';
 import { packageRoot } from '../../controller/package-root';
 import { ProcessLogs } from './process-logs';
 
@@ -15,6 +16,8 @@ export interface ControllerProcess {
   /** `host:port` of ADS and of the admin server, as logged once serving. */
   xds: string;
   admin: string;
+  /** The ADS port alone (for an xDS client on 127.0.0.1). */
+  xdsPort: number;
   exited: Promise<number | null>;
 }
 
@@ -33,7 +36,8 @@ export async function spawnController(args: string[], env: NodeJS.ProcessEnv = p
     child.kill('SIGKILL');
     throw new Error(`the controller did not start: ${err.message} ${stderr}`);
   });
-  return { child, logs, xds: listening.xds as string, admin: listening.admin as string, exited };
+  const xds = listening.xds as string;
+  return { child, logs, xds, admin: listening.admin as string, xdsPort: splitHostPort(xds)[1], exited };
 }
 
 /** The environment of a controller pod whose ServiceAccount token is in `kubeconfig`. */

@@ -6,13 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { XdsCertificatesArgs } from '../../components/args';
 import { XDS_TLS_SECRETS, controllerDnsNames } from '../../components/xds-tls';
 import { packageRoot } from '../../controller/package-root';
 import { xdsTlsArgs } from '../../controller/cli/flags';
 import { podEnvironment, spawnController, type ControllerProcess } from './controller-process';
-import { TestCa } from './pki';
+import { clientCredentials, xdsPki } from './pki';
 import { CONTROLLER_ACCOUNT, type RealCluster } from './real-cluster';
 
 export const CHARTS = path.join(packageRoot(), 'test/charts');
@@ -71,14 +71,9 @@ export function e2eStackSettings(kubeconfigPath: string, xdsCertificates: XdsCer
 
 /** The xDS CA and the controller's and Envoy's certificates, as a user's own PKI would give them (`xdsTls.certificates`). */
 export async function e2eXdsCertificates(dir: string): Promise<XdsCertificatesArgs> {
-  const ca = await TestCa.create(dir, 'xds-ca', '/CN=wasm-control e2e xDS CA');
-  const sans = controllerDnsNames(CONTROL_PLANE_NAMESPACE).map((n) => `DNS:${n}`).join(',');
-  const [controller, envoy] = await Promise.all([
-    ca.issue('xds-controller', '/CN=wasm-control-controller', `subjectAltName=${sans}`, 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
-    ca.issue('xds-envoy', '/CN=wasm-control-envoy', 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
-  ]);
+  const { ca, server, client } = await xdsPki(dir, 'e2e', controllerDnsNames(CONTROL_PLANE_NAMESPACE).map((n) => `DNS:${n}`));
   const read = (file: string) => fs.readFileSync(file, 'utf8');
-  return { ca: read(ca.cert), controllerCert: read(controller.cert), controllerKey: read(controller.key), envoyCert: read(envoy.cert), envoyKey: read(envoy.key) };
+  return { ca: read(ca.cert), controllerCert: read(server.cert), controllerKey: read(server.key), envoyCert: read(client.cert), envoyKey: read(client.key) };
 }
 
 /** A `kubernetes.io/tls` Secret's three files, as a pod's volume holds them, written under `dir`. */
@@ -96,7 +91,7 @@ async function secretFiles(cluster: RealCluster, name: string, dir: string): Pro
 /** What Envoy's pod mounts, as gRPC credentials: an xDS client the controller accepts as Envoy. */
 export async function envoyXdsCredentials(cluster: RealCluster): Promise<grpc.ChannelCredentials> {
   const files = await secretFiles(cluster, XDS_TLS_SECRETS.envoy, path.join(cluster.dir, 'envoy-xds-tls'));
-  return grpc.credentials.createSsl(fs.readFileSync(files.ca), fs.readFileSync(files.key), fs.readFileSync(files.cert));
+  return clientCredentials(files.ca, files);
 }
 
 /** The name Envoy's bootstrap checks the controller's certificate for (its Service's cluster DNS name). */

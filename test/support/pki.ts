@@ -4,8 +4,10 @@
  * admin use one; so do the xDS mTLS tests.
  */
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
 
 const run = promisify(execFile);
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2'];
@@ -40,4 +42,30 @@ export class TestCa {
     await run('openssl', ['req', '-x509', ...EC, '-CA', this.cert, '-CAkey', this.key, '-keyout', files.key, '-out', files.cert, '-subj', subject, ...extensions.flatMap((e) => ['-addext', e])]);
     return files;
   }
+}
+
+/** An xDS channel's certificates: a CA, the controller's server certificate and Envoy's client certificate. */
+export interface XdsPki {
+  ca: TestCa;
+  server: IssuedFiles;
+  client: IssuedFiles;
+}
+
+/**
+ * Issues an xDS channel's certificates under `dir`, their files named after `name`: the server's for
+ * `serverNames` (openssl SAN entries, e.g. `DNS:localhost`), the client's with `clientNames` if any.
+ */
+export async function xdsPki(dir: string, name: string, serverNames: string[], clientNames: string[] = []): Promise<XdsPki> {
+  const ca = await TestCa.create(dir, `${name}-ca`, `/CN=${name} xDS CA`);
+  const [server, client] = await Promise.all([
+    ca.issue(`${name}-server`, '/CN=wasm-control-controller', `subjectAltName=${serverNames.join(',')}`, 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'),
+    ca.issue(`${name}-client`, '/CN=wasm-control-envoy', ...(clientNames.length > 0 ? [`subjectAltName=${clientNames.join(',')}`] : []), 'extendedKeyUsage=clientAuth', 'basicConstraints=CA:FALSE'),
+  ]);
+  return { ca, server, client };
+}
+
+/** gRPC credentials trusting `caFile`, presenting `client` when given. */
+export function clientCredentials(caFile: string, client?: { cert: string; key: string }): grpc.ChannelCredentials {
+  const ca = fs.readFileSync(caFile);
+  return client ? grpc.credentials.createSsl(ca, fs.readFileSync(client.key), fs.readFileSync(client.cert)) : grpc.credentials.createSsl(ca);
 }
