@@ -26,8 +26,7 @@ export async function build(construct: () => void): Promise<Registered[]> {
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        const secretInputs: string[] = [];
-        registered.push({ type: args.type, name: args.name, inputs: revealed(args.inputs, secretInputs), secretInputs, custom: args.custom ?? true, id: args.id || undefined });
+        registered.push(recorded(args));
         return { id: args.id || `${args.name}-id`, state: { ...args.inputs, ...tlsProviderOutputs(args.type, args.name) } };
       },
       call: (args) => args.inputs,
@@ -41,11 +40,17 @@ export async function build(construct: () => void): Promise<Registered[]> {
   return registered;
 }
 
+/** A registration as tests read it: its inputs revealed, with the paths of those that were secrets. */
+export function recorded(args: pulumi.runtime.MockResourceArgs): Registered & { provider?: string } {
+  const secretInputs: string[] = [];
+  return { type: args.type, name: args.name, inputs: revealed(args.inputs, secretInputs), secretInputs, custom: args.custom ?? true, id: args.id || undefined, provider: args.provider };
+}
+
 /** The signature the Pulumi SDK marks a secret value with when it hands inputs to mocks. */
 const SECRET_SIGNATURE = ['4dabf18193072939515e22adb298388d', '1b47061264138c4ac30d75fd1eb44270'] as const;
 
 /** `value` with secrets replaced by what they hold; their paths go to `secrets`. */
-export function revealed(value: any, secrets: string[], at = ''): any {
+function revealed(value: any, secrets: string[], at = ''): any {
   if (Array.isArray(value)) return value.map((v, i) => revealed(v, secrets, `${at}[${i}]`));
   if (value === null || typeof value !== 'object') return value;
   if (value[SECRET_SIGNATURE[0]] === SECRET_SIGNATURE[1]) {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import YAML from 'yaml';
 import { packageRoot } from '../../controller/package-root';
-import { PROJECT, Registered, revealed } from '../components/harness';
+import { PROJECT, recorded, Registered } from '../components/harness';
 import { tlsProviderOutputs } from '../support/tls-mocks';
 
 export const REGION = 'eu-west-1';
@@ -67,8 +67,7 @@ export async function underMocks<T>(options: MockOptions, construct: () => T | P
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
-        const secretInputs: string[] = [];
-        registered.push({ type: args.type, name: args.name, inputs: revealed(args.inputs, secretInputs), secretInputs, custom: args.custom ?? true, id: args.id || undefined, provider: args.provider });
+        registered.push(recorded(args));
         return { id: args.id || `${args.name}-id`, state: { ...args.inputs, ...computed(args.type, args.name, args.inputs) } };
       },
       call: (args) => {
