@@ -7,6 +7,7 @@
  */
 import type { Host, HTTPTrigger, Workload } from '../controller/api/types';
 import { TRIGGER_LABEL } from '../controller/api/types';
+import { time } from './stats';
 
 export interface Fleet {
   triggers: HTTPTrigger[];
@@ -16,19 +17,34 @@ export interface Fleet {
 
 const READY = [{ type: 'Ready', status: 'True' as const, reason: 'Available' }];
 
-export function syntheticTrigger(i: number, variant = 0): HTTPTrigger {
-  return asParsed(triggerObject(i, variant));
+/**
+ * Times of `rounds` one-trigger edits, each a different trigger's Prefix path changed in `triggers`
+ * (edited in place) and handed to `run`; for the one-change figures.
+ */
+export function oneEditTimes(triggers: HTTPTrigger[], run: (triggers: HTTPTrigger[]) => void, rounds = 21): number[] {
+  const times: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const i = (round * 7919) % triggers.length;
+    triggers[i] = syntheticTrigger(i, round);
+    times.push(time(() => run(triggers)));
+  }
+  return times;
+}
+
+/** Trigger `i` (its own host, Prefix /api and Exact /healthz), in one of `teams` namespaces; `variant` changes its Prefix path. */
+export function syntheticTrigger(i: number, variant = 0, teams = 50): HTTPTrigger {
+  return asParsed(triggerObject(i, variant, teams));
 }
 
 function asParsed<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
-function triggerObject(i: number, variant: number): HTTPTrigger {
+function triggerObject(i: number, variant: number, teams = 50): HTTPTrigger {
   return {
     apiVersion: 'control.cosmonic.io/v1alpha1',
     kind: 'HTTPTrigger',
-    metadata: { name: `app-${i}`, namespace: `team-${i % 50}`, creationTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() },
+    metadata: { name: `app-${i}`, namespace: `team-${i % teams}`, creationTimestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() },
     spec: {
       ingress: {
         host: `app-${i}.example.com`,

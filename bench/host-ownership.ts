@@ -3,8 +3,8 @@
  */
 import { checkedHostPolicy } from '../controller/api/host-policy';
 import { Pipeline } from '../controller/pipeline';
-import { syntheticFleet, syntheticTrigger } from './fixtures';
-import { machine, median, time } from './stats';
+import { oneEditTimes, syntheticFleet } from './fixtures';
+import { median, runBench, time } from './stats';
 
 /**
  * What HostPolicy checks add to a resolve: every trigger's host under a `*.example.com` policy
@@ -24,12 +24,7 @@ export function benchHostOwnership(count: number): void {
     const pipeline = new Pipeline();
     pipeline.run(input);
     const triggers = [...input.triggers];
-    const oneChange: number[] = [];
-    for (let run = 1; run <= 21; run++) {
-      const i = (run * 7919) % count;
-      triggers[i] = syntheticTrigger(i, run);
-      oneChange.push(time(() => pipeline.run({ ...input, triggers })));
-    }
+    const oneChange = oneEditTimes(triggers, (edited) => pipeline.run({ ...input, triggers: edited }));
     return { full: median(full), oneChange: median(oneChange), admitted: pipeline.run({ ...input, triggers }).model.admitted.length };
   };
   const without = figures(fleet);
@@ -43,6 +38,5 @@ export function benchHostOwnership(count: number): void {
 
 
 if (require.main === module) {
-  console.log(`wasm-control host-ownership bench — ${machine()}`);
-  benchHostOwnership(10000);
+  runBench('wasm-control host-ownership bench', () => benchHostOwnership(10000));
 }

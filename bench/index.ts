@@ -4,8 +4,8 @@
  */
 import { Pipeline } from '../controller/pipeline';
 import { SnapshotBuilder, SOTW_TYPE_ORDER, type Snapshot } from '../controller/xds/snapshot';
-import { syntheticFleet, syntheticTrigger } from './fixtures';
-import { machine, median, mib, time } from './stats';
+import { oneEditTimes, syntheticFleet } from './fixtures';
+import { median, mib, runBench, time } from './stats';
 import { benchHostOwnership } from './host-ownership';
 import { benchKubernetes } from './kubernetes';
 import { benchStalledClients } from './stalled-clients';
@@ -46,13 +46,7 @@ function benchRoutingCore(count: number): void {
   const pipeline = new Pipeline();
   const builder = new SnapshotBuilder();
   builder.build(pipeline.run(fleet).envoy);
-  const triggers = [...fleet.triggers];
-  const oneChange: number[] = [];
-  for (let run = 1; run <= 21; run++) {
-    const i = (run * 7919) % count;
-    triggers[i] = syntheticTrigger(i, run);
-    oneChange.push(time(() => builder.build(pipeline.run({ ...fleet, triggers }).envoy)));
-  }
+  const oneChange = oneEditTimes([...fleet.triggers], (triggers) => builder.build(pipeline.run({ ...fleet, triggers }).envoy));
   const sizes = responseSizes(snapshot!);
   const largest = [...sizes].sort((a, b) => b[1] - a[1])[0];
   console.log(
@@ -66,7 +60,6 @@ function benchRoutingCore(count: number): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`wasm-control bench — ${machine()}`);
   console.log('Routing core (each trigger: own domain, Prefix /api + Exact /healthz, 3 hosts):');
   for (const count of [1000, 10000]) benchRoutingCore(count);
   console.log('Host ownership:');
@@ -76,10 +69,4 @@ async function main(): Promise<void> {
   await benchKubernetes([1000, 10000]);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench('wasm-control bench', main);

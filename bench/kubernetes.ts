@@ -22,7 +22,8 @@ import { podEnvironment, spawnController, type ControllerProcess } from '../test
 import { CONTROLLER_ACCOUNT, RealCluster, type AuditEvent } from '../test/support/real-cluster';
 import { servedAfter } from '../test/support/route-watch';
 import { RUNTIME_CRDS_PATH } from '../test/support/runtime-crds';
-import { machine, mib } from './stats';
+import { syntheticTrigger } from './fixtures';
+import { mib, runBench } from './stats';
 
 const NAMESPACE = 'cosmonic-system';
 const USERNAME = `system:serviceaccount:${NAMESPACE}:${CONTROLLER_ACCOUNT}`;
@@ -49,18 +50,6 @@ async function pool(count: number, concurrency: number, task: (i: number) => Pro
   );
 }
 
-function triggerObject(i: number): Obj {
-  return {
-    apiVersion: 'control.cosmonic.io/v1alpha1',
-    kind: 'HTTPTrigger',
-    metadata: { name: `app-${i}`, namespace: `team-${i % TEAMS}` },
-    spec: {
-      ingress: { host: `app-${i}.example.com`, paths: [{ path: '/api', pathType: 'Prefix' }, { path: '/healthz', pathType: 'Exact' }] },
-      template: { spec: { components: [{ name: 'http', image: `registry.example.com/app-${i}:1.0.0` }] } },
-    },
-  };
-}
-
 async function seed(kc: KubeConfig, cluster: RealCluster, count: number): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -72,7 +61,8 @@ async function seed(kc: KubeConfig, cluster: RealCluster, count: number): Promis
     await custom.patchNamespacedCustomObjectStatus({ ...RUNTIME, namespace: 'wasmcloud', plural: 'hosts', name, body: { status: { conditions: READY() } } }, merge);
   }
   await pool(count, SEED_CONCURRENCY, async (i) => {
-    const trigger = triggerObject(i);
+    // The API server sets creationTimestamp itself.
+    const trigger = syntheticTrigger(i, 0, TEAMS) as Obj;
     const namespace = trigger.metadata.namespace as string;
     const name = `app-${i}-0`;
     await custom.createNamespacedCustomObject({ ...CONTROL, namespace, plural: 'httptriggers', body: trigger });
@@ -245,12 +235,5 @@ export async function benchKubernetes(counts: number[]): Promise<void> {
 
 if (require.main === module) {
   const counts = process.argv.slice(2).map(Number);
-  console.log(`wasm-control Kubernetes-mode bench — ${machine()}`);
-  benchKubernetes(counts.length ? counts : [1000, 10000]).then(
-    () => process.exit(0),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runBench('wasm-control Kubernetes-mode bench', () => benchKubernetes(counts.length ? counts : [1000, 10000]));
 }

@@ -15,7 +15,7 @@ import { ROUTE_CONFIG_NAME } from '../controller/envoy/translate';
 import { AdsClient, sotwAck, stalledClient, tcpStalledClient, type SotwRequest, type SotwResponse } from '../test/support/ads-client';
 import { metric, spawnController, type ControllerProcess } from '../test/support/controller-process';
 import { triggerYaml } from '../test/support/fixtures';
-import { machine, mib } from './stats';
+import { mib, runBench } from './stats';
 
 const STALLED = 100;
 
@@ -102,12 +102,5 @@ export async function benchStalledClients(): Promise<void> {
 }
 
 if (require.main === module) {
-  console.log(`wasm-control stalled-clients bench — ${machine()}`);
-  benchStalledClients().then(
-    () => process.exit(0),
-    (err: Error) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runBench('wasm-control stalled-clients bench', benchStalledClients);
 }

@@ -26,3 +26,17 @@ export function time(f: () => void): number {
   f();
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
+
+/** Runs a bench entry point, printing the machine first; exits 0 when it is done, 1 with the error when it fails. */
+export function runBench(title: string, bench: () => Promise<void> | void): void {
+  console.log(`${title} — ${machine()}`);
+  Promise.resolve()
+    .then(bench)
+    .then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+}
