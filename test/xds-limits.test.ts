@@ -91,6 +91,23 @@ describe('xDS server: what one client may cost it', function () {
     }
   });
 
+  it('does not count requests with a stale nonce as answers: a client sending only those is closed as stalled', async () => {
+    const refused: string[] = [];
+    world = await new World({ onRefused: (node, reason) => refused.push(`${node}: ${reason}`) }, { limits: { stallTimeoutMs: 300 } }).start({ triggers: ['a'] });
+    const client = world.client();
+    const stream = client.sotw();
+    const stale = setInterval(() => stream.send({ type_url: CDS, response_nonce: 'not-the-last-one' }), 100);
+    try {
+      stream.send({ type_url: CDS, node: { id: 'chatty' } });
+      await stream.next(); // never answered
+      await eventually(async () => assert.deepEqual(refused, ['chatty: stalled: the client answered no response for 0.3 s']), 3_000, 'closed despite the stale requests');
+    } finally {
+      clearInterval(stale);
+      stream.cancel();
+      client.close();
+    }
+  });
+
   it('keeps a stream whose client answers, however long it takes between changes', async () => {
     world = await new World({}, { limits: { stallTimeoutMs: 200 } }).start({ triggers: ['a'] });
     const client = world.client();

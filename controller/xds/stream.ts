@@ -143,7 +143,6 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     const typeUrl = request.type_url as ResourceTypeUrl;
     if (TYPE_ORDER.includes(typeUrl)) {
       this.handleType(typeUrl, request);
-      if (request.response_nonce) this.watchAnswers(); // an answer: the stall clock starts again
     } else {
       // Secrets, runtime, …: not served; said once, so a client waiting for them can be found.
       const shown = truncated(String(request.type_url ?? ''), MAX_TYPE_URL);
@@ -294,8 +293,13 @@ export abstract class XdsStream<Request extends AdsRequest, State extends TypeRe
     this.call.emit('error', { code, details: reason });
   }
 
-  /** Records an ACK or NACK of the last response. */
+  /** Records an ACK or NACK of the last response: an answer, so the stall clock starts again (a stale nonce is none). */
   protected record(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): void {
+    this.recordAnswer(typeUrl, state, errorDetail, version);
+    this.watchAnswers();
+  }
+
+  private recordAnswer(typeUrl: ResourceTypeUrl, state: State, errorDetail: { message?: string } | undefined | null, version: string | undefined): void {
     if (errorDetail) {
       // The same rejection repeated (the last response's nonce again) is one NACK: logged and counted once.
       if (state.nacked) return;
