@@ -194,6 +194,12 @@ export function objectKey(meta: { namespace?: string; name: string }): string {
   return `${meta.namespace ?? 'default'}/${meta.name}`;
 }
 
+/** The namespace and name of an objectKey. */
+export function splitObjectKey(key: string): [namespace: string, name: string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
 /** True when the object's condition of this type has status True. */
 export function conditionIsTrue(status: { conditions?: Condition[] } | undefined, type: string): boolean {
   const conditions = status?.conditions;

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_API_VERSION, TRIGGER_LABEL, type Host, type HTTPTrigger, type HTTPTriggerStatus, type WorkloadDeployment } from '../api/types';
+import { APPLIED_HASH_ANNOTATION, objectKey, splitObjectKey, TRIGGER_API_VERSION, TRIGGER_LABEL, type Host, type HTTPTrigger, type HTTPTriggerStatus, type WorkloadDeployment } from '../api/types';
 import { REJECTION_REASONS, type Diagnostic } from '../api/validate';
 import type { PipelineOutput } from '../pipeline';
 import { checkPlacement, type PlacementRequest } from '../placement/hosts';
@@ -312,7 +312,7 @@ export class Reconciler {
   /** With heartbeats: an Event on a plain WorkloadDeployment (not a trigger's) that no host can run. */
   private async placementEvent(key: string): Promise<void> {
     const hb = this.options.heartbeats;
-    const [namespace, name] = splitKey(key);
+    const [namespace, name] = splitObjectKey(key);
     const wd = this.options.store.workloadDeployment(namespace, name);
     // An invalid one (no template spec) is the source's to report.
     const spec = wd?.spec?.template?.spec;
@@ -426,11 +426,6 @@ function sameVerdict(a: Verdict, b: Verdict): boolean {
     a.ignored.length === b.ignored.length &&
     a.ignored.every((m, i) => m === b.ignored[i])
   );
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function isTriggerOwned(wd: WorkloadDeployment): boolean {

@@ -5,7 +5,7 @@
  * would still send traffic to an endpoint merely marked unhealthy).
  */
 import { isIP } from 'node:net';
-import { conditionIsTrue, objectKey, TRIGGER_LABEL, type Host, type Workload } from '../api/types';
+import { conditionIsTrue, objectKey, splitObjectKey, TRIGGER_LABEL, type Host, type Workload } from '../api/types';
 import type { Diagnostic } from '../api/validate';
 
 export interface Endpoint {
@@ -26,8 +26,8 @@ export class EndpointsByTrigger {
   static of(entries: Iterable<readonly [string, readonly Endpoint[]]>): EndpointsByTrigger {
     const out = new EndpointsByTrigger();
     for (const [key, endpoints] of entries) {
-      const slash = key.indexOf('/');
-      for (const endpoint of endpoints) out.add(key.slice(0, slash), key.slice(slash + 1), endpoint);
+      const [namespace, name] = splitObjectKey(key);
+      for (const endpoint of endpoints) out.add(namespace, name, endpoint);
     }
     return out;
   }

@@ -17,10 +17,10 @@
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { checkedHostPolicy, HOST_POLICY_KIND } from '../api/host-policy';
+import { HOST_POLICY_KIND } from '../api/host-policy';
 import { HOSTPOLICY_CRD_PATH, validateSchema, type SchemaKind } from '../api/schema';
 import { APPLIED_HASH_ANNOTATION, objectKey, TRIGGER_LABEL, type HTTPTrigger, type Host, type Workload, type WorkloadDeployment } from '../api/types';
-import { hostPolicyDiagnostic, NO_LABELS, type ManifestDiagnostic } from './manifests';
+import { addHostPolicy, NO_LABELS, type ManifestDiagnostic } from './manifests';
 import type { Source, SourceObjects } from './source';
 
 interface Resource {
@@ -248,9 +248,7 @@ export class KubernetesSource implements Source {
           continue;
         }
         if (kind === HOST_POLICY_KIND) {
-          const { policy, problems } = checkedHostPolicy(raw);
-          if (policy) objects.hostPolicies.push(policy);
-          if (problems.length > 0) objects.diagnostics.push(hostPolicyDiagnostic('kubernetes', `${HOST_POLICY_KIND} ${raw.metadata?.name ?? '(unnamed)'}`, policy, problems));
+          addHostPolicy(objects, 'kubernetes', raw);
           continue;
         }
         // WorkloadDeployments are the reconciler's (workloadDeployments()); only their diagnostics are read here.

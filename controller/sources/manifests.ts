@@ -185,10 +185,7 @@ export function classifyObjects(file: string, objects: readonly unknown[], into:
       return;
     }
     if (apiVersion === TRIGGER_API_VERSION && kind === HOST_POLICY_KIND) {
-      const { policy, problems } = checkedHostPolicy(object);
-      if (policy) into.hostPolicies.push(policy);
-      // Cluster-scoped: named without a namespace.
-      if (problems.length > 0) into.diagnostics.push(hostPolicyDiagnostic(file, `${HOST_POLICY_KIND} ${stringOr(meta.name) ?? '(unnamed)'}`, policy, problems));
+      addHostPolicy(into, file, object);
       return;
     }
     if (apiVersion === 'v1' && kind === 'Namespace' && typeof meta.name === 'string') {
@@ -224,10 +221,15 @@ export function emptyManifestObjects(): ManifestObjects {
   return { triggers: [], workloadDeployments: [], workloads: [], hosts: [], hostPolicies: [], namespaces: [], diagnostics: [] };
 }
 
-/** A HostPolicy's problems, saying that it fails closed. */
-export function hostPolicyDiagnostic(file: string, label: string, policy: ValidHostPolicy | undefined, problems: readonly string[]): ManifestDiagnostic {
+/** Adds a HostPolicy as checked, and its problems (saying that it fails closed); `file` names where it came from. */
+export function addHostPolicy(into: Pick<ManifestObjects, 'hostPolicies' | 'diagnostics'>, file: string, object: { metadata?: { name?: unknown } }): void {
+  const { policy, problems } = checkedHostPolicy(object);
+  if (policy) into.hostPolicies.push(policy);
+  if (problems.length === 0) return;
+  // Cluster-scoped: named without a namespace.
+  const label = `${HOST_POLICY_KIND} ${stringOr(object.metadata?.name) ?? '(unnamed)'}`;
   const kept = policy ? `; its hosts ${policy.hosts.join(', ')} stay reserved for no namespace until it is fixed` : '; it names no valid host and is skipped';
-  return { file, object: label, reason: 'Invalid', message: `${label}: ${problems.join('; ')}${kept}` };
+  into.diagnostics.push({ file, object: label, reason: 'Invalid', message: `${label}: ${problems.join('; ')}${kept}` });
 }
 
 /** The kinds this controller reads, as `apiVersion kind`. */
