@@ -12,21 +12,17 @@
  * Run via `npm run bench`, or alone: `node dist/bench/kubernetes.js [count...]`.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import { CRD_PATHS } from '../controller/api/schema';
 import { TRIGGER_LABEL } from '../controller/api/types';
 import { controllerMemory } from '../controller/memory-sizing';
-import { packageRoot } from '../controller/package-root';
 import { podEnvironment, spawnController, type ControllerProcess } from '../test/support/controller-process';
-import { CONTROLLER_ACCOUNT, RealCluster, type AuditEvent } from '../test/support/real-cluster';
+import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, type AuditEvent, serviceAccountUser } from '../test/support/real-cluster';
 import { servedAfter } from '../test/support/route-watch';
-import { RUNTIME_CRDS_PATH } from '../test/support/runtime-crds';
 import { syntheticTrigger } from './fixtures';
 import { mib, runBench } from './stats';
 
 const NAMESPACE = 'cosmonic-system';
-const USERNAME = `system:serviceaccount:${NAMESPACE}:${CONTROLLER_ACCOUNT}`;
+const USERNAME = serviceAccountUser(NAMESPACE, CONTROLLER_ACCOUNT);
 const TEAMS = 10;
 const HOSTS = 3;
 const RUNTIME = { group: 'runtime.wasmcloud.dev', version: 'v1alpha1' };
@@ -170,8 +166,7 @@ function editOne(kc: KubeConfig, controller: ControllerProcess, i: number): Prom
 }
 
 async function benchCount(count: number): Promise<void> {
-  const root = packageRoot();
-  const cluster = await RealCluster.start({ crds: [...CRD_PATHS.map((crd) => path.join(root, crd)), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
+  const cluster = await RealCluster.start({ crds: ALL_CRDS, controllerManager: false });
   let controller: ControllerProcess | undefined;
   try {
     const kc = cluster.adminConfig();

@@ -11,23 +11,18 @@
  * start costs seconds): each step names what it proves.
  */
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { CRD_PATHS } from '../../controller/api/schema';
 import { TRIGGER_LABEL } from '../../controller/api/types';
-import { packageRoot } from '../../controller/package-root';
 import { SHUTDOWN_GRACE_MS } from '../../controller/xds/server';
 import { podEnvironment, spawnController, type ControllerProcess } from '../support/controller-process';
 import { trigger } from '../support/fixtures';
 import { eventually } from '../support/eventually';
 import { backend, call, xdsClient } from '../support/grpc-backend';
-import { CONTROLLER_ACCOUNT, RealCluster } from '../support/real-cluster';
-import { RUNTIME_CRDS_PATH } from '../support/runtime-crds';
+import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, serviceAccountUser } from '../support/real-cluster';
 
-const ROOT = packageRoot();
 const NAMESPACE = 'cosmonic-system';
-const USERNAME = `system:serviceaccount:${NAMESPACE}:${CONTROLLER_ACCOUNT}`;
+const USERNAME = serviceAccountUser(NAMESPACE, CONTROLLER_ACCOUNT);
 const RUNTIME = { group: 'runtime.wasmcloud.dev', version: 'v1alpha1' };
 
 type Obj = Record<string, any>;
@@ -95,7 +90,7 @@ describe('real API server: the controller as its ServiceAccount', function () {
   before(async function () {
     // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
     this.timeout(45 * 60_000);
-    cluster = await RealCluster.start({ crds: [...CRD_PATHS.map((crd) => path.join(ROOT, crd)), path.join(ROOT, RUNTIME_CRDS_PATH)] });
+    cluster = await RealCluster.start({ crds: ALL_CRDS });
     custom = cluster.adminConfig().makeApiClient(CustomObjectsApi);
     await kubectl('create', 'namespace', 'wasmcloud');
     kubeconfig = await cluster.controllerAccount(NAMESPACE);

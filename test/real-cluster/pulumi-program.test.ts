@@ -33,7 +33,7 @@ import {
 } from '../support/e2e-stack';
 import { eventually } from '../support/eventually';
 import { ProgramStack } from '../support/pulumi-program';
-import { RealCluster } from '../support/real-cluster';
+import { RealCluster, serviceAccountUser } from '../support/real-cluster';
 
 type Obj = Record<string, any>;
 
@@ -190,7 +190,7 @@ describe('real Pulumi engine: the program against the real test cluster', functi
       stack.writeConfig(directConfig('/hello'));
     }
     // The provider asked for a server-side dry-run, was refused, and previewed from its inputs.
-    const writes = cluster.auditEventsFrom(audited, `system:serviceaccount:default:${account}`).events.filter((e) => !['get', 'list', 'watch'].includes(e.verb));
+    const writes = cluster.auditEventsFrom(audited, serviceAccountUser('default', account)).events.filter((e) => !['get', 'list', 'watch'].includes(e.verb));
     assert.ok(writes.length > 0, 'the provider tried a dry-run');
     for (const w of writes) {
       assert.equal(w.responseStatus?.code, 403, `${w.verb} ${w.requestURI}`);

@@ -7,19 +7,15 @@
  * The `it`s are the steps of one scenario and run in order on one cluster.
  */
 import * as assert from 'node:assert/strict';
-import * as path from 'node:path';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { CRD_PATHS } from '../../controller/api/schema';
-import { packageRoot } from '../../controller/package-root';
 import { RECONCILED } from '../../controller/reconcile/reconciler';
 import { podEnvironment, spawnController, type ControllerProcess } from '../support/controller-process';
 import { trigger } from '../support/fixtures';
-import { CONTROLLER_ACCOUNT, RealCluster } from '../support/real-cluster';
+import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, serviceAccountUser } from '../support/real-cluster';
 import { servedAfter } from '../support/route-watch';
-import { RUNTIME_CRDS_PATH } from '../support/runtime-crds';
 
 const NAMESPACE = 'cosmonic-system';
-const USERNAME = `system:serviceaccount:${NAMESPACE}:${CONTROLLER_ACCOUNT}`;
+const USERNAME = serviceAccountUser(NAMESPACE, CONTROLLER_ACCOUNT);
 const COUNT = Number(process.env.WRITES_COUNT ?? 40);
 
 describe('real API server: what the controller writes, by the audit log', function () {
@@ -47,8 +43,7 @@ describe('real API server: what the controller writes, by the audit log', functi
   before(async function () {
     // The first run on a machine builds the control plane from Go modules (test/cluster/build.sh).
     this.timeout(45 * 60_000);
-    const root = packageRoot();
-    cluster = await RealCluster.start({ crds: [...CRD_PATHS.map((crd) => path.join(root, crd)), path.join(root, RUNTIME_CRDS_PATH)], controllerManager: false });
+    cluster = await RealCluster.start({ crds: ALL_CRDS, controllerManager: false });
     env = podEnvironment(await cluster.controllerAccount(NAMESPACE), 'writer', NAMESPACE);
     const triggers = Array.from({ length: COUNT }, (_, i) => trigger(`app-${i}`, { host: `app-${i}.example.com`, paths: [['/api', 'Prefix']] }));
     await cluster.kubectlOk(['create', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: triggers }) });

@@ -19,8 +19,10 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { SharedConnectionsKubeConfig } from '../../controller/sources/kube-config';
+import { CRD_PATHS } from '../../controller/api/schema';
 import { packageRoot } from '../../controller/package-root';
 import { TestCa } from './pki';
+import { RUNTIME_CRDS_PATH } from './runtime-crds';
 
 const run = promisify(execFile);
 const BUILD_SCRIPT = path.join(packageRoot(), 'test/cluster/build.sh');
@@ -67,6 +69,14 @@ interface Started {
 
 /** The controller's ServiceAccount, ClusterRole and (with `-leader-election`) Role, as controller/rbac.yaml names them. */
 export const CONTROLLER_ACCOUNT = 'wasm-control-controller';
+
+/** Our CRDs and the runtime's, as files: what a cluster the controller runs on has installed. */
+export const ALL_CRDS = [...CRD_PATHS, RUNTIME_CRDS_PATH].map((file) => path.join(packageRoot(), file));
+
+/** The user name a ServiceAccount's requests carry (in the audit log). */
+export function serviceAccountUser(namespace: string, name: string): string {
+  return `system:serviceaccount:${namespace}:${name}`;
+}
 
 /** Nodes kwok manages carry this annotation. */
 const KWOK_ANNOTATION = 'kwok.x-k8s.io/node';
