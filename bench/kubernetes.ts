@@ -16,7 +16,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import { TRIGGER_LABEL } from '../controller/api/types';
 import { controllerMemory } from '../controller/memory-sizing';
 import { podEnvironment, spawnController, type ControllerProcess } from '../test/support/controller-process';
-import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, type AuditEvent, serviceAccountUser } from '../test/support/real-cluster';
+import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, serviceAccountUser, workWrites, type AuditEvent } from '../test/support/real-cluster';
 import { servedAfter } from '../test/support/route-watch';
 import { syntheticTrigger } from './fixtures';
 import { mib, runBench } from './stats';
@@ -83,7 +83,7 @@ class AuditedWrites {
   poll(): void {
     const { events, end } = this.cluster.auditEventsFrom(this.offset, USERNAME);
     this.offset = end;
-    const writes = events.filter((e) => ['create', 'update', 'patch', 'delete'].includes(e.verb) && e.objectRef?.resource !== 'leases');
+    const writes = workWrites(events);
     if (writes.length > 0) this.last = Date.now();
     this.writes.push(...writes);
   }

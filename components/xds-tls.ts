@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
-import { CONTROLLER, ENVOY, labels } from './names';
+import { CONTROLLER, ENVOY, labels, serviceDns } from './names';
 import type { Settings } from './settings';
 
 /**
@@ -33,7 +33,8 @@ export function xdsTlsFiles(dir: string): TlsFiles {
 
 /** The names the controller's certificate carries: its Service, however a client in the cluster spells it. */
 export function controllerDnsNames(namespace: string): string[] {
-  return [CONTROLLER, `${CONTROLLER}.${namespace}`, `${CONTROLLER}.${namespace}.svc`, `${CONTROLLER}.${namespace}.svc.cluster.local`];
+  // The last is the one Envoy's bootstrap checks (serviceDns).
+  return [CONTROLLER, `${CONTROLLER}.${namespace}`, `${CONTROLLER}.${namespace}.svc`, serviceDns(CONTROLLER, namespace)];
 }
 
 interface IssuedPair {

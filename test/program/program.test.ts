@@ -76,7 +76,9 @@ describe('the Pulumi program under mocks, per stack', function () {
   });
 
   it('gives every EKS stack\'s first apply one access entry per principal, the deploy role that creates the cluster and the preview role included', async () => {
-    for (const stack of STACKS.filter((s) => stackConfig(s)['wasm-control:clusterKind'] === 'eks')) {
+    const eksStacks = STACKS.filter((s) => stackConfig(s)['wasm-control:clusterKind'] === 'eks');
+    assert.deepEqual(eksStacks.sort(), ['prod', 'staging'], 'the loop below has stacks to check');
+    for (const stack of eksStacks) {
       const { registered: r } = await run(stack);
       const [cluster] = ofType(r, 'aws:eks/cluster:Cluster');
       const principals = ofType(r, 'aws:eks/accessEntry:AccessEntry').map((e) => e.inputs.principalArn as string);

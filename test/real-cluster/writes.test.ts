@@ -11,7 +11,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { RECONCILED } from '../../controller/reconcile/reconciler';
 import { podEnvironment, spawnController, type ControllerProcess } from '../support/controller-process';
 import { trigger } from '../support/fixtures';
-import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, serviceAccountUser } from '../support/real-cluster';
+import { ALL_CRDS, CONTROLLER_ACCOUNT, RealCluster, serviceAccountUser, workWrites } from '../support/real-cluster';
 import { servedAfter } from '../support/route-watch';
 
 const NAMESPACE = 'cosmonic-system';
@@ -29,8 +29,7 @@ describe('real API server: what the controller writes, by the audit log', functi
   function writesSinceLastLook(): string[] {
     const { events, end } = cluster.auditEventsFrom(auditMark, USERNAME);
     auditMark = end;
-    return events
-      .filter((e) => ['create', 'update', 'patch', 'delete'].includes(e.verb) && e.objectRef?.resource !== 'leases')
+    return workWrites(events)
       .map((e) => `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''} ${e.objectRef?.name}`)
       .sort();
   }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import type { XdsCertificatesArgs } from '../../components/args';
+import { CONTROLLER, serviceDns } from '../../components/names';
 import { XDS_TLS_SECRETS, controllerDnsNames } from '../../components/xds-tls';
 import { packageRoot } from '../../controller/package-root';
 import { xdsTlsArgs } from '../../controller/cli/flags';
@@ -95,7 +96,7 @@ export async function envoyXdsCredentials(cluster: RealCluster): Promise<grpc.Ch
 }
 
 /** The name Envoy's bootstrap checks the controller's certificate for (its Service's cluster DNS name). */
-export const CONTROLLER_XDS_NAME = controllerDnsNames(CONTROL_PLANE_NAMESPACE).at(-1)!;
+export const CONTROLLER_XDS_NAME = serviceDns(CONTROLLER, CONTROL_PLANE_NAMESPACE);
 
 /**
  * The controller (`--source kubernetes`) as the ServiceAccount the ControlPlane created, with a

@@ -73,6 +73,11 @@ export const CONTROLLER_ACCOUNT = 'wasm-control-controller';
 /** Our CRDs and the runtime's, as files: what a cluster the controller runs on has installed. */
 export const ALL_CRDS = [...CRD_PATHS, RUNTIME_CRDS_PATH].map((file) => path.join(packageRoot(), file));
 
+/** The audited requests that are writes, Lease renewals aside (they are not work). */
+export function workWrites(events: readonly AuditEvent[]): AuditEvent[] {
+  return events.filter((e) => ['create', 'update', 'patch', 'delete'].includes(e.verb) && e.objectRef?.resource !== 'leases');
+}
+
 /** The user name a ServiceAccount's requests carry (in the audit log). */
 export function serviceAccountUser(namespace: string, name: string): string {
   return `system:serviceaccount:${namespace}:${name}`;
