@@ -147,9 +147,8 @@ describe('Kubernetes mode: source and reconciler', () => {
     for (let i = 0; i < 1_100; i++) server.put(trigger(`paged-${i}`, { host: `paged-${i}.example.com` }));
     const { replica } = await cluster.controller('replica-a');
     assert.equal(replica.source.read().triggers.length, 1_100);
-    const triggerLists = server.requests.filter((r) => r.startsWith('GET /apis/control.cosmonic.io/v1alpha1/httptriggers?') && !r.includes('watch=true'));
     assert.deepEqual(
-      triggerLists.map((r) => [new URL(r.split(' ')[1], 'http://x').searchParams.get('limit'), new URL(r.split(' ')[1], 'http://x').searchParams.get('continue')]),
+      server.lists('httptriggers').map((q) => [q.get('limit'), q.get('continue')]),
       [['500', null], ['500', '500'], ['500', '1000']],
     );
   });
@@ -163,8 +162,7 @@ describe('Kubernetes mode: source and reconciler', () => {
     const { replica } = await cluster.controller('replica-a');
     assert.equal(replica.source.read().namespaces.length, 1_100);
     assert.deepEqual((await routes(replica)).map((r) => r.trigger), ['ns-1099/last'], 'the 1,100th namespace\'s labels were read');
-    const namespaceLists = cluster.server.requests.filter((r) => r.startsWith('GET /api/v1/namespaces?') && !r.includes('watch=true'));
-    assert.equal(namespaceLists.length, 3);
+    assert.equal(cluster.server.lists('namespaces').length, 3);
   });
 
   it('reports a namespace\'s label change to the pipeline, not its other changes', async () => {
@@ -228,13 +226,13 @@ describe('Kubernetes mode: source and reconciler', () => {
     await cluster.changes.until('status', () => cluster.condition('kept', 'Programmed'));
     await replica.reconciler.idle();
     const resolves = () => logs.filter((l) => l.msg === 'routing updated').length;
-    const [resolvedBefore, writesBefore] = [resolves(), server.writes.length];
+    const [resolvedBefore, workWritesBefore] = [resolves(), server.workWrites().length];
 
     const overwritten = cluster.get('HTTPTrigger', 'kept')!;
     server.put({ ...overwritten, status: { observedGeneration: overwritten.metadata.generation, conditions: [] } });
     await cluster.changes.until('status restored', () => cluster.condition('kept', 'Programmed')?.status === 'True');
     await replica.reconciler.idle();
-    const writes = server.writes.slice(writesBefore).filter((w) => !/\/leases(\/|$)/.test(w.path));
+    const writes = server.workWrites().slice(workWritesBefore);
     assert.deepEqual(writes.map((w) => `${w.method} ${w.path}`), ['PATCH /apis/control.cosmonic.io/v1alpha1/namespaces/default/httptriggers/kept/status']);
     assert.equal(resolves(), resolvedBefore, 'no resolve for a status change');
   });
@@ -268,7 +266,7 @@ describe('Kubernetes mode: source and reconciler', () => {
     assert.ok(server.maxWritesInFlight <= 4, `${server.maxWritesInFlight} writes in flight`);
     assert.ok(server.maxWritesInFlight >= 3, 'the workers write at once');
     const perObject = new Map<string, number>();
-    for (const w of server.writes) if (!/\/leases(\/|$)/.test(w.path)) perObject.set(w.path, (perObject.get(w.path) ?? 0) + 1);
+    for (const w of server.workWrites()) perObject.set(w.path, (perObject.get(w.path) ?? 0) + 1);
     assert.equal(perObject.size, 24);
     assert.deepEqual([...new Set(perObject.values())], [1], 'one deployment and one status write per trigger');
   });
@@ -279,7 +277,7 @@ describe('Kubernetes mode: source and reconciler', () => {
     const { logs } = await cluster.controller('replica-a', { reconcile: { workers: 4, rateLimit: { qps: 40, burst: 1 } } });
     await cluster.changes.until('queue drained', () => logs.find((l) => l.msg === RECONCILED && l.writes === 12));
     // 12 writes, one at once and then 40 a second: they span at least 11 × 25 ms (without the limit, a few ms).
-    const writes = server.writes.filter((w) => !/\/leases(\/|$)/.test(w.path)).map((w) => w.at);
+    const writes = server.workWrites().map((w) => w.at);
     assert.equal(writes.length, 12);
     assert.ok(writes[11] - writes[0] >= 270, `the writes spanned ${(writes[11] - writes[0]).toFixed(0)} ms`);
   });
@@ -314,7 +312,7 @@ describe('Kubernetes mode: source and reconciler', () => {
     server.put(trigger('keep', { host: 'keep.example.com' }));
     const { replica } = await cluster.controller('replica-a');
     await cluster.changes.until('watches open', () => server.openWatches() === RESOURCES.length);
-    const lists = (plural: string) => server.requests.filter((r) => /^GET \/apis\/[^?]+\/(\w+)(\?|$)/.exec(r)?.[1] === plural && !r.includes('watch=true')).length;
+    const lists = (plural: string) => server.lists(plural).length;
     assert.equal(lists('hosts'), 1);
     // A change no watch sees (the Workloads watch selects trigger-labelled ones): every watch falls behind…
     server.put({ ...workload('unrelated', 'x', 'h'), metadata: { name: 'unrelated', namespace: 'default' } });

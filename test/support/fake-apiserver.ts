@@ -74,6 +74,19 @@ export class FakeApiServer {
   onChange: () => void = () => {};
   /** Writes refused because the validator found problems. */
   readonly invalidWrites: { path: string; problems: string[] }[] = [];
+  /** The list requests (not watches) of a resource, by plural, each as its query. */
+  lists(plural: string): URLSearchParams[] {
+    return this.requests
+      .map((r) => new URL(r.split(' ')[1], 'http://x'))
+      .filter((u, i) => this.requests[i].startsWith('GET ') && u.pathname.split('/').pop() === plural && u.searchParams.get('watch') !== 'true')
+      .map((u) => u.searchParams);
+  }
+
+  /** The writes a controller made as work: Lease renewals aside. */
+  workWrites(): WriteRecord[] {
+    return this.writes.filter((w) => !/\/leases(\/|$)/.test(w.path));
+  }
+
   /** Resources (plurals) answered 404, as a server without their CRD answers. */
   readonly uninstalled = new Set<string>();
   /** How long each write takes to answer (a loaded API server), and the most ever in flight at once. */
